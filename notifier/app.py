@@ -1,0 +1,41 @@
+"""Builds the long-lived parts from the settings; nothing here runs at import time."""
+
+from __future__ import annotations
+
+import redis
+
+from notifier.delivery import make_enqueuer, make_queue
+from notifier.keys import Keys
+from notifier.poller import Poller
+from notifier.settings import Settings
+from notifier.sinks import build_sinks
+from notifier.tracker import Tracker
+from notifier.upstream import UpstreamClient
+
+
+def connect(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.redis_url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30
+    )
+
+
+def build_tracker(settings: Settings, client: redis.Redis) -> Tracker:
+    queue = make_queue(client, settings)
+    sinks = list(build_sinks(settings).values())
+    return Tracker(
+        client,
+        Keys(settings.key_prefix),
+        enqueue=make_enqueuer(queue, sinks, settings),
+        max_age_s=settings.image_max_age_s,
+        known_ttl_s=settings.known_ttl_s,
+    )
+
+
+def build_poller(settings: Settings, client: redis.Redis) -> Poller:
+    upstream = UpstreamClient(
+        settings.useapi_base_url,
+        settings.require_token(),
+        timeout_s=settings.upstream_timeout_s,
+        max_connections=settings.poll_concurrency * 2,
+    )
+    return Poller(settings, upstream, build_tracker(settings, client), client)

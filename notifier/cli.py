@@ -1,0 +1,145 @@
+"""The ``notifier`` command."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import secrets
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from notifier.errors import ConfigError, NotifierError
+from notifier.logs import setup_logging
+from notifier.settings import Settings, load_settings
+
+log = logging.getLogger("notifier")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notifier", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="poller and delivery workers together (the container default)")
+    sub.add_parser("poller", help="poll the upstream and enqueue events")
+    worker = sub.add_parser("worker", help="deliver queued events")
+    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    once = sub.add_parser("poll-once", help="poll every account once and exit")
+    once.add_argument("--backfill", action="store_true",
+                      help="announce the current status of images already there (first poll included)")
+    status = sub.add_parser("status", help="tracked images per account, queue depth, failed deliveries")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    replay = sub.add_parser("replay", help="re-enqueue failed deliveries with a fresh set of tries")
+    replay.add_argument("--sink", help="only the deliveries to this sink (its name)")
+    sub.add_parser("gen-secret", help="print a new whsec_ signing secret")
+    sim = sub.add_parser("simulate", help="serve a simulated upstream with moving images (for trying out)")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--token", default="user:1-simulated")
+    return parser
+
+
+def _poll_once(settings: Settings, backfill: bool) -> int:
+    from notifier.app import build_poller, connect
+
+    client = connect(settings)
+    poller = build_poller(settings, client)
+    try:
+        result = poller.run_cycle(force=True, backfill=backfill)
+    finally:
+        poller.close()
+    for scan in result.scans:
+        print(f"{scan.account}: {scan.requests} request(s), {scan.seen} image(s) seen, "
+              f"{len(scan.events)} event(s) ({scan.mode.value})")
+    for account, error in result.errors.items():
+        print(f"{account}: error: {error}")
+    return 1 if result.errors else 0
+
+
+def _status(settings: Settings, as_json: bool) -> int:
+    from notifier.app import connect
+    from notifier.report import collect_status
+
+    status = collect_status(settings, connect(settings))
+    if as_json:
+        print(json.dumps(asdict(status), indent=2))
+        return 0
+    beat = "never" if status.poller_heartbeat_age_s is None else f"{status.poller_heartbeat_age_s:.0f} s ago"
+    print(f"poller: last cycle {beat}")
+    print("sinks: " + (", ".join(status.sinks) or "none configured (events are recorded, not delivered)"))
+    for row in status.accounts:
+        last = "never" if row["last_poll_age_s"] is None else f"{row['last_poll_age_s']:.0f} s ago"
+        error = f", error: {row['last_error']}" if row["last_error"] else ""
+        print(f"account {row['account']}: {row['tracked']} tracked, polled {last}{error}")
+    print(f"deliveries: {status.queued} queued, {status.scheduled} waiting to retry, "
+          f"{status.started} in progress, {status.failed} failed")
+    for failure in status.failures:
+        print(f"  failed {failure['what']}: {failure['reason']}")
+    return 0
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "run":
+        from workers import supervisor
+
+        return supervisor.main(settings)
+    if args.command == "poller":
+        from workers import poller
+
+        return poller.main(settings)
+    if args.command == "worker":
+        from workers import deliver
+
+        return deliver.main(settings, burst=args.burst)
+    if args.command == "poll-once":
+        return _poll_once(settings, args.backfill)
+    if args.command == "status":
+        return _status(settings, args.json)
+    if args.command == "replay":
+        from notifier.app import connect
+        from notifier.report import replay_failed
+
+        replayed = replay_failed(settings, connect(settings), sink=args.sink)
+        print(f"re-enqueued {len(replayed)} failed deliver{'y' if len(replayed) == 1 else 'ies'}")
+        return 0
+    raise AssertionError(args.command)
+
+
+def _simulate(port: int, token: str) -> int:
+    from notifier.simulator import SimState, Simulator, seed_demo
+
+    state = SimState(token)
+    seed_demo(state)
+    server = Simulator(state, port=port).start()
+    print(f"simulated upstream at {server.url} (token {token!r}); Ctrl-C stops it", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "gen-secret":
+        print("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+        return 0
+    if args.command == "simulate":
+        return _simulate(args.port, args.token)
+    try:
+        settings = load_settings()
+        setup_logging(settings)
+        return _dispatch(args, settings)
+    except ConfigError as exc:
+        print(f"notifier: {exc}", file=sys.stderr)
+        return 2
+    except NotifierError as exc:
+        print(f"notifier: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Every Redis key notifier writes, built in one place under one prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NO_EMAIL = "_default"
+"""Account name used when the upstream has no account list (polling without ``email``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str
+
+    def tracked(self, account: str) -> str:
+        """Hash: image_id -> last status of each non-final image."""
+        return f"{self.prefix}:acct:{account}:tracked"
+
+    def known(self, account: str) -> str:
+        """Sorted set: image_id -> when it was last seen, for every recently seen image."""
+        return f"{self.prefix}:acct:{account}:known"
+
+    def meta(self, account: str) -> str:
+        """Hash: baselined_at, last_poll_at, last_error."""
+        return f"{self.prefix}:acct:{account}:meta"
+
+    def accounts(self) -> str:
+        """Sorted set: account -> last poll time, for ``notifier status``."""
+        return f"{self.prefix}:accounts"
+
+    def heartbeat(self, role: str) -> str:
+        """String with a TTL: the last time a process of this role did its work."""
+        return f"{self.prefix}:heartbeat:{role}"

@@ -1,0 +1,111 @@
+"""One poll of one account: read pages newest first, stop as soon as nothing more can be learnt.
+
+The number of upstream requests grows with the account's active and new
+images, not with its history:
+
+- a page is read; its images are applied to the tracker (events are enqueued
+  there, atomically with the state);
+- paging stops at the end of the list, or when every tracked image has been
+  seen and the page brought nothing new, or when a page held neither a new
+  nor a tracked image (we are into finished history);
+- tracked images that did not show up are fetched one by one: a 404 there
+  means the image was deleted.
+
+An idle account with any amount of history costs one request per poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from notifier.errors import UpstreamNotFound
+from notifier.events import Event
+from notifier.keys import NO_EMAIL
+from notifier.statuses import deleted, resolve
+from notifier.tracker import Observation, Tracker
+from notifier.transitions import Mode
+from notifier.upstream import UpstreamClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ScanResult:
+    account: str
+    mode: Mode
+    requests: int = 0
+    pages: int = 0
+    seen: int = 0
+    events: list[Event] = field(default_factory=list)
+    lookups: int = 0
+    skipped_items: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScanLimits:
+    page_size: int
+    max_pages: int
+    max_lookups: int
+
+
+def scan_account(
+    upstream: UpstreamClient,
+    tracker: Tracker,
+    account: str,
+    *,
+    limits: ScanLimits,
+    now: float,
+    backfill: bool = False,
+) -> ScanResult:
+    mode = Mode.BACKFILL if backfill else Mode.NORMAL if tracker.is_baselined(account) else Mode.BASELINE
+    email = None if account == NO_EMAIL else account
+    result = ScanResult(account=account, mode=mode)
+    remaining = set(tracker.tracked(account))
+    seen: set[str] = set()
+    offset = 0
+    for _ in range(limits.max_pages):
+        page = upstream.list_images(email, limit=limits.page_size, offset=offset)
+        result.requests += 1
+        result.pages += 1
+        result.skipped_items += page.skipped
+        fresh = [img for img in page.images if img["image_id"] not in seen]
+        seen.update(img["image_id"] for img in fresh)
+        observations = [Observation(img, resolve(img)) for img in fresh]
+        applied = tracker.apply(account, observations, mode=mode, now=now)
+        result.events.extend(applied.events)
+        for image_id in applied.gave_up:
+            log.warning("image %s of %s is still not final after the age limit: no longer tracked",
+                        image_id, account)
+        had_tracked = any(obs.image_id in remaining for obs in observations)
+        remaining.difference_update(obs.image_id for obs in observations)
+        new = set(applied.new_ids)
+        if mode is Mode.BASELINE:
+            # On a first poll everything is new; only active images are worth another page.
+            interesting = any(not obs.status.final for obs in observations if obs.image_id in new)
+        else:
+            interesting = bool(new)
+
+        consumed = len(page.images) + page.skipped
+        if consumed == 0:
+            break
+        offset += consumed
+        if page.total is not None and offset >= page.total:
+            break
+        if mode is Mode.BACKFILL:
+            continue
+        if not interesting and (not remaining or not had_tracked):
+            break
+    result.seen = len(seen)
+
+    for image_id in sorted(remaining)[: limits.max_lookups]:
+        result.requests += 1
+        result.lookups += 1
+        try:
+            image = upstream.get_image(image_id)
+            observation = Observation(image, resolve(image))
+        except UpstreamNotFound:
+            observation = Observation({"image_id": image_id}, deleted())
+        applied = tracker.apply(account, [observation], mode=Mode.NORMAL, now=now)
+        result.events.extend(applied.events)
+    return result

@@ -1,0 +1,296 @@
+"""All settings, read from ``NOTIFIER_*`` environment variables and ``.env``.
+
+One ``Settings`` object is built at start-up by :func:`load_settings` and
+passed explicitly to everything that needs it. Invalid values stop start-up
+with a :class:`~notifier.errors.ConfigError` that names the variable and never
+echoes the value (values may be secrets).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+from notifier.errors import ConfigError
+from notifier.events import EVENT_TYPES
+
+ENV_PREFIX = "NOTIFIER_"
+_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+
+
+def check_http_url(value: str) -> str:
+    """Accept only absolute http(s) URLs with a host; the error never repeats the URL."""
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise ValueError("is not a valid URL") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ValueError("has an invalid port") from exc
+    return value
+
+
+def check_webhook_secret(secret: str) -> str:
+    """A Standard Webhooks secret: ``whsec_`` then base64 of 24 to 64 random bytes."""
+    if not secret.startswith("whsec_"):
+        raise ValueError("must start with 'whsec_' (Standard Webhooks secret format)")
+    try:
+        raw = base64.b64decode(secret[len("whsec_") :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("must be 'whsec_' followed by base64") from exc
+    if not 24 <= len(raw) <= 64:
+        raise ValueError("must encode 24 to 64 bytes (generate one with `notifier gen-secret`)")
+    return secret
+
+
+def check_event_filter(events: list[str] | None) -> list[str] | None:
+    if events is None:
+        return None
+    for event_type in events:
+        if event_type not in EVENT_TYPES and event_type != "*":
+            known = ", ".join(sorted(EVENT_TYPES))
+            raise ValueError(f"unknown event type {event_type!r} (known: {known}, or '*')")
+    return events
+
+
+class WebhookConfig(BaseModel):
+    """One webhook destination."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    """Where events are POSTed. Treated as a secret: never logged."""
+    secret: SecretStr
+    """Standard Webhooks signing secret (``whsec_...``)."""
+    events: list[str] | None = None
+    """Event types to send (e.g. ``["image.completed"]``); None or ``["*"]`` sends all."""
+    name: str = ""
+    """Stable name used in logs, job ids and ``notifier status``; derived from the URL when empty."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_http_url(value)
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        check_webhook_secret(value.get_secret_value())
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str] | None) -> list[str] | None:
+        return check_event_filter(value)
+
+    @model_validator(mode="after")
+    def _default_name(self) -> WebhookConfig:
+        if not self.name:
+            # A hash, not the URL: the URL may embed a token.
+            digest = hashlib.sha256(self.url.encode()).hexdigest()[:10]
+            object.__setattr__(self, "name", f"webhook_{digest}")
+        elif not _NAME_RE.match(self.name):
+            raise ValueError("name must be 1-40 characters of A-Z, a-z, 0-9 and _")
+        return self
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. See the README's settings table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+    )
+
+    useapi_token: SecretStr = SecretStr("")
+    """useapi.net API token (``user:<n>-<string>``). Required by the poller; workers do not need it."""
+    useapi_base_url: str = "https://api.useapi.net/v2/pixverse"
+    """Base URL of the upstream PixVerse API."""
+    accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated account emails to poll; empty = discover them via ``GET /accounts``."""
+    accounts_refresh_s: float = Field(300.0, ge=5, le=86400)
+    """How often discovered accounts are listed again."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis holding image state and the delivery queue."""
+    key_prefix: str = "notifier"
+    """Prefix of every Redis key notifier writes (RQ's own keys aside)."""
+    queue_name: str = "notifier-deliveries"
+    """RQ queue the delivery jobs go to."""
+
+    poll_interval_s: float = Field(2.0, ge=0.1, le=3600)
+    """Seconds between two polls of an account."""
+    poll_concurrency: int = Field(8, ge=1, le=256)
+    """How many accounts are polled at the same time."""
+    page_size: int = Field(50, ge=1, le=100)
+    """``limit`` of each upstream page."""
+    max_pages: int = Field(20, ge=1, le=1000)
+    """Most pages read from one account in one cycle (a backfill reads up to this many)."""
+    upstream_timeout_s: float = Field(10.0, gt=0, le=120)
+    """Timeout of each upstream request."""
+    upstream_backoff_max_s: float = Field(300.0, ge=1, le=86400)
+    """Longest pause of an account after repeated upstream errors (429, 5xx, timeouts)."""
+    upstream_auth_pause_s: float = Field(300.0, ge=1, le=86400)
+    """Pause after a 401 (bad token) before the next try."""
+    image_max_age_s: float = Field(86400.0, ge=60)
+    """An image still not final after this long is no longer tracked (and an unknown image older than
+    this is recorded without an event)."""
+    known_ttl_s: int = Field(7 * 86400, ge=3600)
+    """How long images and accounts that are no longer seen are remembered in Redis."""
+
+    webhook_url: str = ""
+    """URL of a single webhook (with ``NOTIFIER_WEBHOOK_SECRET``)."""
+    webhook_secret: SecretStr = SecretStr("")
+    """Signing secret of ``NOTIFIER_WEBHOOK_URL``."""
+    webhooks: Annotated[list[WebhookConfig], NoDecode] = Field(default_factory=list)
+    """JSON list of ``{"url", "secret", "events", "name"}`` for several webhooks."""
+
+    delivery_timeout_s: float = Field(10.0, gt=0, le=60)
+    """Timeout of one delivery request."""
+    delivery_max_attempts: int = Field(10, ge=1, le=50)
+    """Tries per delivery before it goes to the failed registry."""
+    delivery_backoff_base_s: float = Field(2.0, ge=0.1, le=3600)
+    """First retry delay; each further retry waits three times longer (with jitter)."""
+    delivery_backoff_max_s: float = Field(3600.0, ge=1, le=86400)
+    """Longest wait between two tries."""
+    delivery_job_timeout_s: int = Field(30, ge=2, le=600)
+    """RQ job timeout of one delivery; must exceed ``delivery_timeout_s``."""
+    crash_retries: int = Field(3, ge=1, le=20)
+    """Extra tries for a delivery whose worker died or that hit an unexpected error."""
+    worker_count: int = Field(2, ge=1, le=64)
+    """Delivery worker processes started by ``notifier run``."""
+    worker_maintenance_interval_s: int = Field(15, ge=1, le=600)
+    """How often a worker looks for deliveries abandoned by a dead worker."""
+    worker_abandon_grace_s: int = Field(15, ge=1, le=600)
+    """Seconds past the job timeout after which a running delivery counts as abandoned."""
+    failed_ttl_s: int = Field(30 * 86400, ge=3600)
+    """How long failed deliveries stay in the failed registry for ``notifier replay``."""
+
+    log_level: str = "INFO"
+    """Python logging level."""
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for email in value:
+            if not isinstance(email, str) or "@" not in email or any(c.isspace() for c in email):
+                raise ValueError("must be a comma-separated list of account emails")
+        return value
+
+    @field_validator("webhooks", mode="before")
+    @classmethod
+    def _webhooks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+            if not isinstance(value, list):
+                raise ValueError('must be a JSON list of {"url", "secret", "events"} objects')
+        return value
+
+    @field_validator("useapi_base_url", "webhook_url")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        return check_http_url(value).rstrip("/") if value else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("useapi_token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        if any(c.isspace() for c in value.get_secret_value()):
+            raise ValueError("must not contain spaces or line breaks")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _single_secret(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            check_webhook_secret(value.get_secret_value())
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @field_validator("key_prefix", "queue_name")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_.-]{1,40}$", value):
+            raise ValueError("must be 1-40 characters of A-Z, a-z, 0-9, '_', '.', '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _consistency(self) -> Settings:
+        if bool(self.webhook_url) != bool(self.webhook_secret.get_secret_value()):
+            raise ValueError("NOTIFIER_WEBHOOK_URL and NOTIFIER_WEBHOOK_SECRET must be set together")
+        if self.delivery_job_timeout_s <= self.delivery_timeout_s + 1:
+            raise ValueError("NOTIFIER_DELIVERY_JOB_TIMEOUT_S must exceed NOTIFIER_DELIVERY_TIMEOUT_S by over 1 s")
+        names = [w.name for w in self.all_webhooks()]
+        if len(names) != len(set(names)):
+            raise ValueError("NOTIFIER_WEBHOOKS: two webhooks have the same name (or the same URL)")
+        return self
+
+    def all_webhooks(self) -> list[WebhookConfig]:
+        """The webhooks of ``NOTIFIER_WEBHOOKS`` plus the single ``NOTIFIER_WEBHOOK_URL`` one."""
+        hooks = list(self.webhooks)
+        if self.webhook_url:
+            hooks.append(WebhookConfig(url=self.webhook_url, secret=self.webhook_secret, name="webhook"))
+        return hooks
+
+    def require_token(self) -> str:
+        token = self.useapi_token.get_secret_value()
+        if not token:
+            raise ConfigError(f"{ENV_PREFIX}USEAPI_TOKEN is not set: the poller needs a useapi.net API token")
+        return token
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = [str(part) for part in err["loc"]]
+        setting = f"{ENV_PREFIX}{loc[0].upper()}" if loc else "settings"
+        where = f"[{']['.join(loc[1:])}]" if len(loc) > 1 else ""
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if not loc:
+            lines.append(message)
+        else:
+            lines.append(f"{setting}{where}: {message}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings, turning any problem into a ConfigError naming the variable."""
+    # `from None` on purpose: pydantic's own errors quote the raw input, which may be a secret.
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {_describe(exc)}") from None
+    except SettingsError as exc:
+        # pydantic-settings' own message may quote the raw value: name the source only.
+        raise ConfigError(f"invalid settings: could not read the environment ({type(exc).__name__})") from None

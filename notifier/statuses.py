@@ -1,0 +1,68 @@
+"""What an image's status means. Pure: no I/O.
+
+The upstream computes ``image_status_name`` and ``image_status_final`` from
+``image_status``; when they are present they are its word and win over our
+table. An unknown code is reported as UNKNOWN and stays non-final, so the
+image keeps being polled until it becomes final or too old.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# code -> (name, final). 8 FAILED is not in the upstream's page but is used by PixVerse.
+KNOWN_STATUSES: dict[int, tuple[str, bool]] = {
+    1: ("COMPLETED", True),
+    5: ("QUEUED", False),
+    7: ("MODERATED", True),
+    8: ("FAILED", True),
+    9: ("GENERATING", False),
+    10: ("PROCESSING", False),
+}
+KNOWN_NAMES: frozenset[str] = frozenset(name for name, _ in KNOWN_STATUSES.values())
+FINAL_NAMES: frozenset[str] = frozenset(name for name, final in KNOWN_STATUSES.values() if final)
+UNKNOWN = "UNKNOWN"
+_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
+DELETED = "DELETED"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """One observed status. ``name`` is the upstream's name when it gave one."""
+
+    name: str
+    code: int | None
+    final: bool
+
+    @property
+    def known(self) -> bool:
+        return self.name in KNOWN_NAMES or self.name == DELETED
+
+    @property
+    def key(self) -> str:
+        """Identity of the status for change detection: name and code together."""
+        return f"{self.name}:{'' if self.code is None else self.code}"
+
+
+def resolve(image: dict[str, Any]) -> Status:
+    """The status of an image object as received (every field optional)."""
+    raw_code = image.get("image_status")
+    # bool is an int subclass; a boolean status code is garbage, not 0/1.
+    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    table_name, table_final = KNOWN_STATUSES.get(code, (UNKNOWN, False)) if code is not None else (UNKNOWN, False)
+
+    raw_name = image.get("image_status_name")
+    name = raw_name.strip().upper() if isinstance(raw_name, str) else ""
+    if not _NAME_RE.match(name):
+        # Absent, empty or garbage: our table decides.
+        name = table_name
+
+    raw_final = image.get("image_status_final")
+    final = raw_final if isinstance(raw_final, bool) else table_final
+    return Status(name=name, code=code, final=final)
+
+
+def deleted() -> Status:
+    return Status(name=DELETED, code=None, final=True)

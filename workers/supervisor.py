@@ -1,0 +1,60 @@
+"""``notifier run``: one poller and N delivery workers as child processes, restarted if they die.
+
+SIGTERM or SIGINT is passed on to every child, which finish their current
+cycle or delivery; children still alive after the grace period are killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from types import FrameType
+
+from notifier.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_RESTART_DELAY_S = 1.0
+
+
+def _spawn(role: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "notifier.cli", role])
+
+
+def main(settings: Settings) -> int:
+    settings.require_token()
+    roles = ["poller"] + ["worker"] * settings.worker_count
+    children = [_spawn(role) for role in roles]
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("run: %s received, stopping children", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("run: started a poller and %d delivery worker(s)", settings.worker_count)
+    while not stop.wait(0.5):
+        for index, child in enumerate(children):
+            code = child.poll()
+            if code is not None:
+                log.error("run: %s exited with %s; restarting it", roles[index], code)
+                time.sleep(_RESTART_DELAY_S)
+                children[index] = _spawn(roles[index])
+
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + settings.delivery_job_timeout_s + 5
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("run: a child did not stop in time; killing it")
+            child.kill()
+            child.wait()
+    return 0

@@ -91,7 +91,10 @@ class Poller:
         self._accounts_listed_at: float | None = None
         self._accounts_error: AccountSchedule = AccountSchedule()
         self._limits = ScanLimits(
-            page_size=settings.page_size, max_pages=settings.max_pages, max_lookups=settings.max_pages * 5
+            page_size=settings.page_size,
+            max_pages=settings.max_pages,
+            max_lookups=settings.max_pages * 5,
+            max_age_s=settings.image_max_age_s,
         )
         self._pool = ThreadPoolExecutor(max_workers=settings.poll_concurrency, thread_name_prefix="poll")
 

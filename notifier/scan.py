@@ -24,7 +24,7 @@ from notifier.events import Event
 from notifier.keys import NO_EMAIL
 from notifier.statuses import deleted, resolve
 from notifier.tracker import Observation, Tracker
-from notifier.transitions import Mode
+from notifier.transitions import Mode, is_old
 from notifier.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class ScanLimits:
     page_size: int
     max_pages: int
     max_lookups: int
+    max_age_s: float
 
 
 def scan_account(
@@ -84,7 +85,10 @@ def scan_account(
             # On a first poll everything is new; only active images are worth another page.
             interesting = any(not obs.status.final for obs in observations if obs.image_id in new)
         else:
-            interesting = bool(new)
+            # Unknown but old images are history we had not paged through, not news.
+            interesting = any(
+                not is_old(obs.image, now, limits.max_age_s) for obs in observations if obs.image_id in new
+            )
 
         consumed = len(page.images) + page.skipped
         if consumed == 0:

@@ -59,6 +59,12 @@ def created_at(image: dict[str, Any]) -> float | None:
         return None
 
 
+def is_old(image: dict[str, Any], now: float, max_age_s: float) -> bool:
+    """Created longer ago than the age limit (an image without ``created_at`` is not old)."""
+    born = created_at(image)
+    return born is not None and now - born > max_age_s
+
+
 def decide(
     *,
     tracked: Tracked | None,
@@ -81,8 +87,7 @@ def decide(
         # Final already, or given up on: nothing more to say about it.
         return Decision(emit=False, previous=None, track=None)
 
-    born = created_at(image)
-    too_old = born is not None and now - born > max_age_s
+    too_old = is_old(image, now, max_age_s)
     keep = None if status.final or too_old else Tracked(status, now)
     if mode is Mode.BASELINE or (mode is Mode.NORMAL and too_old):
         return Decision(emit=False, previous=None, track=keep)

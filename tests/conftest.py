@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import redis
+
+from notifier.settings import Settings
+from notifier.simulator import Simulator, SimState
+from tests.support.processes import Proc, settings_env
+from tests.support.receiver import Receiver
+from tests.support.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "user:1234-t0kenSECRETvalue"
+SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+_names = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _no_machine_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's own NOTIFIER_* variables must not change what the tests see.
+    for key in list(os.environ):
+        if key.startswith("NOTIFIER_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    yield redis_server.url
+    client.flushall()
+    client.close()
+
+
+@pytest.fixture
+def real_redis(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def fake_redis() -> fakeredis.FakeRedis:
+    return fakeredis.FakeRedis()
+
+
+@pytest.fixture
+def make_settings() -> Callable[..., Settings]:
+    """Settings that read no environment and no .env file, with test-friendly defaults."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "useapi_token": TOKEN,
+            "useapi_base_url": "http://127.0.0.1:9/v2/pixverse",
+            "key_prefix": f"t{next(_names)}",
+            "poll_interval_s": 0.5,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture
+def simulator() -> Iterator[Callable[..., Simulator]]:
+    started: list[Simulator] = []
+
+    def start(token: str = TOKEN) -> Simulator:
+        sim = Simulator(SimState(token)).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[..., Receiver]]:
+    started: list[Receiver] = []
+
+    def start(secret: str = SECRET) -> Receiver:
+        rec = Receiver(secret)
+        started.append(rec)
+        return rec
+
+    yield start
+    for rec in started:
+        rec.stop()
+
+
+@pytest.fixture
+def spawn() -> Iterator[Callable[..., Proc]]:
+    """Start ``notifier <args>`` as a real process with the given NOTIFIER_* settings."""
+    procs: list[Proc] = []
+
+    def start(args: list[str], settings: Settings) -> Proc:
+        proc = Proc(args, settings_env(settings), cwd=str(ROOT))
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.stop()

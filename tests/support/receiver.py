@@ -38,6 +38,8 @@ class Receiver:
         self.hang = threading.Event()
         """While set, requests are held without an answer (a worker stuck mid-delivery)."""
         self.release = threading.Event()
+        self.held = threading.Event()
+        """Set once a request has been held by ``hang``."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -87,7 +89,9 @@ class Receiver:
                 except WebhookVerificationError as exc:
                     payload, verified, error = _loads(body), False, str(exc)
                 if receiver.hang.is_set():
+                    receiver.held.set()
                     receiver.release.wait(60)
+                    self.close_connection = True
                     return
                 with receiver.lock:
                     status, extra, delay = receiver.answers.popleft() if receiver.answers else (200, {}, 0.0)

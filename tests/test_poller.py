@@ -1,0 +1,122 @@
+"""The loop survives every bad upstream answer, says what happened once, and backs off per account."""
+
+import logging
+import random
+import time
+from typing import Any
+
+import fakeredis
+import pytest
+
+from notifier.errors import UpstreamAuthError, UpstreamUnavailable
+from notifier.keys import Keys
+from notifier.poller import Poller, pause_after_error
+from notifier.settings import Settings
+from notifier.simulator import SimState
+from notifier.tracker import Tracker
+from notifier.upstream import UpstreamClient
+from tests.support.sim_transport import sim_transport
+
+A, B = "a@x.com", "b@x.com"
+
+
+class Clock:
+    def __init__(self) -> None:
+        # Starts at the real time: the simulator stamps images with it.
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def setup(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> Any:
+    settings: Settings = make_settings(accounts=[A, B], poll_interval_s=2.0, upstream_backoff_max_s=300)
+    state = SimState("tok")
+    state.add_history(A, 3)
+    state.add_history(B, 3)
+    events: list[Any] = []
+    tracker = Tracker(fake_redis, Keys("t"), enqueue=lambda pipe, evs: events.extend(evs), max_age_s=86400,
+                      known_ttl_s=86400)
+    clock = Clock()
+    upstream = UpstreamClient("http://sim/v2/pixverse", "tok", timeout_s=1, transport=sim_transport(state))
+    poller = Poller(settings, upstream, tracker, fake_redis, clock=clock, rng=random.Random(0))
+    yield poller, state, clock, events
+    poller.close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "expected"),
+    [
+        (401, {"error": "Unauthorized", "code": 401}, {}, "rejected the API token (401): Unauthorized"),
+        (429, {"error": "Too many requests"}, {"Retry-After": "30"}, "429: Too many requests"),
+        (500, b"<h1>Internal</h1>", {}, "500: <h1>Internal</h1>"),
+        (200, b"{nope", {}, "body is not valid JSON"),
+        (200, {"data": {"image_id": 1}}, {}, "expected 'data' to be a list, got dict"),
+        (402, {"error": "Subscription expired", "code": 402}, {}, "402: Subscription expired"),
+        (596, {"error": "Account is in error state"}, {}, "596: Account is in error state"),
+    ],
+)
+def test_bad_answer_for_one_account_pauses_it_and_the_others_go_on(
+    setup: Any, caplog: pytest.LogCaptureFixture, status: int, body: Any, headers: dict[str, str], expected: str
+) -> None:
+    poller, state, clock, events = setup
+    poller.run_cycle()
+    state.inject(status, body, headers=headers, path_contains=f"email={A.replace('@', '%40')}")
+    image = state.add_image(B, 1)
+    clock.now += 2
+    with caplog.at_level(logging.WARNING):
+        result = poller.run_cycle()
+    assert expected in result.errors[A]
+    assert [e.data["image_id"] for e in events] == [image]  # B went on
+    assert any(expected in r.getMessage() for r in caplog.records)
+    assert "tok" not in caplog.text.replace("token", "")
+
+    # A is paused: the next cycle polls only B.
+    clock.now += 2
+    assert [scan.account for scan in poller.run_cycle().scans] == [B]
+    if status == 429:
+        clock.now += 25
+        assert [scan.account for scan in poller.run_cycle().scans] == [B]  # Retry-After honoured
+    clock.now += 400
+    healed = poller.run_cycle()
+    assert sorted(scan.account for scan in healed.scans) == [A, B]
+    assert healed.errors == {}
+
+
+def test_repeated_errors_are_logged_once_and_recovery_once(setup: Any, caplog: pytest.LogCaptureFixture) -> None:
+    poller, state, clock, _ = setup
+    state.inject(503, {"error": "down"}, times=5, path_contains="a%40x.com")
+    with caplog.at_level(logging.INFO, logger="notifier.poller"):
+        for _ in range(5):
+            poller.run_cycle()
+            clock.now += 1000
+        poller.run_cycle()
+    failures = [r for r in caplog.records if "503" in r.getMessage() and r.levelno >= logging.WARNING]
+    recoveries = [r for r in caplog.records if "polling again" in r.getMessage()]
+    assert len(failures) == 1
+    assert len(recoveries) == 1
+
+
+def test_discovers_accounts_and_falls_back_to_no_email(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> None:
+    state = SimState("tok")
+    upstream = UpstreamClient("http://sim/v2/pixverse", "tok", timeout_s=1, transport=sim_transport(state))
+    tracker = Tracker(fake_redis, Keys("t"), enqueue=lambda p, e: None, max_age_s=86400, known_ttl_s=86400)
+    clock = Clock()
+    poller = Poller(make_settings(), upstream, tracker, fake_redis, clock=clock)
+    assert poller.accounts(clock.now) == ["_default"]  # 404 Configuration not found
+    state.add_account(A)
+    state.add_account(B)
+    assert poller.accounts(clock.now + 1) == ["_default"]  # cached until the refresh interval
+    assert poller.accounts(clock.now + 400) == [A, B]
+    poller.close()
+
+
+def test_pause_rules() -> None:
+    settings = Settings(_env_file=None, poll_interval_s=2, upstream_backoff_max_s=300, upstream_auth_pause_s=600)
+    rng = random.Random(0)
+    assert pause_after_error(UpstreamAuthError("401"), 1, settings, rng) == 600
+    for failures, expected in enumerate([2, 6, 18, 54, 162, 300, 300], start=1):
+        pause = pause_after_error(UpstreamUnavailable("503"), failures, settings, rng)
+        assert 0.8 * expected <= pause <= min(300, 1.2 * expected)
+    assert pause_after_error(UpstreamUnavailable("429", retry_after_s=45), 1, settings, rng) == 45

@@ -36,7 +36,9 @@ from notifier.tracker import EnqueueFn
 log = logging.getLogger(__name__)
 
 JOB_FUNC = "notifier.delivery.deliver"
-CRASH_RETRY_INTERVAL_S = 5
+# Crash retries re-enqueue at once: a delay would need RQ's scheduler, whose lock a killed
+# worker keeps for about a minute.
+CRASH_RETRY_INTERVAL_S = 0
 
 
 def make_queue(client: redis.Redis, settings: Settings) -> Queue:

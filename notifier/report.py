@@ -64,7 +64,8 @@ def collect_status(settings: Settings, client: redis.Redis, *, now: float | None
             job = Job.fetch(job_id, connection=client, serializer=JSONSerializer)
         except NoSuchJobError:
             continue
-        reason = (job.exc_info or "").strip().splitlines()
+        result = job.latest_result()
+        reason = (result.exc_string or "").strip().splitlines() if result is not None else []
         status.failures.append({"job": job_id, "what": job.description or "", "reason": reason[-1] if reason else ""})
     beat = client.get(keys.heartbeat("poller"))
     status.poller_heartbeat_age_s = None if beat is None else round(now - float(_text(beat)), 1)

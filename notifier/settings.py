@@ -68,7 +68,7 @@ def check_event_filter(events: list[str] | None) -> list[str] | None:
 class WebhookConfig(BaseModel):
     """One webhook destination."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     url: str
     """Where events are POSTed. Treated as a secret: never logged."""
@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     """Every knob of the service. See the README's settings table."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True,
+        use_attribute_docstrings=True,
     )
 
     useapi_token: SecretStr = SecretStr("")

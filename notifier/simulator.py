@@ -179,6 +179,8 @@ class SimState:
 
     def handle(self, path: str, query: dict[str, list[str]], auth: str | None) -> tuple[int, Any]:
         if auth != f"Bearer {self.token}":
+            with self.lock:
+                self.requests[("unauthorized", "")] += 1
             return 401, {"error": "Unauthorized", "code": 401}
         rest = path[len(BASE_PATH):] if path.startswith(BASE_PATH) else path
         if rest in ("/accounts", "/accounts/"):

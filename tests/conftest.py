@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from notifier.settings import Settings
-from notifier.simulator import Simulator, SimState
+from notifier.simulator import SimState, Simulator
 from tests.support.processes import Proc, settings_env
 from tests.support.receiver import Receiver
 from tests.support.redis_server import RedisServer

@@ -42,10 +42,10 @@ def test_types() -> None:
     assert event_type(resolve({"image_status": 6})) == "image.unknown"
     assert event_type(resolve({"image_status": 11, "image_status_name": "UPSCALING"})) == "image.unknown"
     assert event_type(deleted()) == "image.deleted"
-    assert EVENT_TYPES == {
+    assert {
         "image.completed", "image.queued", "image.moderated", "image.failed", "image.generating",
         "image.processing", "image.deleted", "image.unknown",
-    }
+    } == EVENT_TYPES
 
 
 def test_unknown_event_carries_the_code_and_no_image_url_when_absent() -> None:

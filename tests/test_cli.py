@@ -1,0 +1,61 @@
+import base64
+import subprocess
+import sys
+
+import pytest
+
+from notifier import cli
+from tests.conftest import ROOT, SECRET
+from tests.support.processes import settings_env
+
+
+def test_gen_secret_is_a_valid_signing_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    from notifier.settings import check_webhook_secret
+
+    assert cli.main(["gen-secret"]) == 0
+    secret = capsys.readouterr().out.strip()
+    assert check_webhook_secret(secret) == secret
+    assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
+
+
+def test_bad_setting_stops_start_up_with_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT / "tests")  # no .env there
+    monkeypatch.setenv("NOTIFIER_WEBHOOK_URL", "https://hooks.example/very-secret-path")
+    monkeypatch.setenv("NOTIFIER_WEBHOOK_SECRET", "whsec_not-base64!")
+    assert cli.main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "NOTIFIER_WEBHOOK_SECRET" in err
+    assert "very-secret-path" not in err and "not-base64" not in err
+
+
+def test_missing_token_names_the_setting(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT / "tests")
+    assert cli.main(["poll-once"]) == 2
+    assert "NOTIFIER_USEAPI_TOKEN is not set" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_poller_with_a_revoked_token_says_so_once_and_keeps_running(
+    simulator, make_settings, redis_url: str
+) -> None:
+    sim = simulator(token="user:1-the-real-one")
+    sim.state.add_account("a@x.com")
+    settings = make_settings(useapi_base_url=sim.url, redis_url=redis_url, accounts=["a@x.com"],
+                             poll_interval_s=0.2, upstream_auth_pause_s=1, webhook_url="https://h.example/x",
+                             webhook_secret=SECRET)
+    proc = subprocess.Popen([sys.executable, "-m", "notifier.cli", "poller"], env=settings_env(settings),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    try:
+        deadline = sim.state.clock() + 30
+        while sim.state.count("unauthorized") < 3 and sim.state.clock() < deadline:
+            subprocess.run(["sleep", "0.2"], check=True)
+        assert proc.poll() is None, "the poller died"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert sim.state.count("unauthorized") >= 3  # it retried, slowly (1 s pauses at 0.2 s interval)
+    assert out.count("rejected the API token (401): Unauthorized") == 1
+    assert settings.useapi_token.get_secret_value() not in out
+    assert "h.example/x" not in out

@@ -15,7 +15,7 @@ def test_every_setting_has_a_row_with_its_default() -> None:
     for variable, field in fields.items():
         default = field.get_default(call_default_factory=True)
         if isinstance(default, int | float) and not isinstance(default, bool):
-            assert f"{default:g}" in rows[variable], variable
+            assert (f"{default:g}" if isinstance(default, float) else str(default)) in rows[variable], variable
         assert field.description, f"{variable} has no docstring"
 
 

@@ -162,6 +162,12 @@ class Poller:
         self._note_success(account, schedule)
         self._safe_finish(account, started, None)
         for event in scan.events:
+            if event.type == "image.unknown":
+                log.warning(
+                    "image %s of %s has a status the notifier does not know (code %s, name %s): "
+                    "announced as image.unknown and still tracked",
+                    event.data["image_id"], account, event.data["status_code"], event.data["status"],
+                )
             log.info(
                 "%s %s: %s -> %s",
                 event.type,

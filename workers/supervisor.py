@@ -6,6 +6,7 @@ cycle or delivery; children still alive after the grace period are killed.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import signal
 import subprocess
@@ -19,10 +20,24 @@ from notifier.settings import Settings
 log = logging.getLogger(__name__)
 
 _RESTART_DELAY_S = 1.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the supervisor dies, even by SIGKILL (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def _spawn(role: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "notifier.cli", role])
+    # A session of its own: a terminal's Ctrl-C reaches only the supervisor, which then stops
+    # each child once (a second signal would make RQ abort the delivery in progress).
+    return subprocess.Popen(
+        [sys.executable, "-m", "notifier.cli", role], start_new_session=True, preexec_fn=_die_with_parent
+    )
 
 
 def main(settings: Settings) -> int:

@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     once = sub.add_parser("poll-once", help="poll every account once and exit")
     once.add_argument("--backfill", action="store_true",
-                      help="announce the current status of images already there (first poll included)")
+                      help="announce images not seen before instead of recording them silently (first poll)")
     status = sub.add_parser("status", help="tracked images per account, queue depth, failed deliveries")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     replay = sub.add_parser("replay", help="re-enqueue failed deliveries with a fresh set of tries")

@@ -11,11 +11,10 @@ import logging
 import signal
 import subprocess
 import sys
-import threading
 import time
-from types import FrameType
 
 from notifier.settings import Settings
+from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +43,7 @@ def main(settings: Settings) -> int:
     settings.require_token()
     roles = ["poller"] + ["worker"] * settings.worker_count
     children = [_spawn(role) for role in roles]
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("run: %s received, stopping children", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = stop_event_on_signals("run", "stopping children")
     log.info("run: started a poller and %d delivery worker(s)", settings.worker_count)
     while not stop.wait(0.5):
         for index, child in enumerate(children):

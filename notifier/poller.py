@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import redis
@@ -29,6 +29,8 @@ from notifier.tracker import Tracker
 from notifier.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
+
+_TICK_S = 0.1
 
 
 @dataclass(slots=True)
@@ -140,7 +142,7 @@ class Poller:
                 result.scans.append(scan)
             if error is not None:
                 result.errors[account] = error
-        self._redis.set(self._keys.heartbeat("poller"), f"{self._clock():.3f}", ex=3600)
+        self._beat()
         return result
 
     def _poll_one(self, account: str, backfill: bool) -> tuple[ScanResult | None, str | None]:
@@ -206,20 +208,33 @@ class Poller:
         schedule.failures = 0
         schedule.last_error = None
 
-    def seconds_until_due(self) -> float:
-        now = self._clock()
-        upcoming = [s.next_poll_at for s in self._schedules.values()] or [now + self._settings.poll_interval_s]
-        return max(0.0, min(min(upcoming), now + self._settings.poll_interval_s) - now)
+    def _beat(self) -> None:
+        try:
+            self._redis.set(self._keys.heartbeat("poller"), f"{self._clock():.3f}", ex=3600)
+        except redis.RedisError as exc:
+            log.warning("Redis unavailable: %s", exc)
 
     def run_forever(self, stop: threading.Event) -> None:
+        """Poll each account when it is due. A slow account holds only its own slot, not the others."""
         log.info("poller started: every %.1f s, up to %d accounts at once",
                  self._settings.poll_interval_s, self._settings.poll_concurrency)
+        in_flight: dict[str, Future[tuple[ScanResult | None, str | None]]] = {}
+        last_beat = 0.0
         while not stop.is_set():
-            try:
-                self.run_cycle()
-            except redis.RedisError as exc:
-                log.warning("Redis unavailable: %s", exc)
-                stop.wait(min(5.0, self._settings.poll_interval_s))
-                continue
-            stop.wait(max(0.05, self.seconds_until_due()))
+            now = self._clock()
+            for account in self.accounts(now):
+                schedule = self._schedules.setdefault(account, AccountSchedule())
+                if account not in in_flight and schedule.next_poll_at <= now:
+                    in_flight[account] = self._pool.submit(self._poll_one, account, False)
+            for account in [a for a, f in in_flight.items() if f.done()]:
+                in_flight.pop(account)
+            if now - last_beat >= 1.0:
+                self._beat()
+                last_beat = now
+            waiting = [s.next_poll_at for a, s in self._schedules.items() if a not in in_flight]
+            next_due = min(waiting, default=now + self._settings.poll_interval_s)
+            # Wake for the next due account, and often enough to see in-flight polls finish.
+            stop.wait(min(max(0.01, next_due - self._clock()), _TICK_S))
+        for future in in_flight.values():
+            future.cancel()
         log.info("poller stopped")

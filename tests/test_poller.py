@@ -2,6 +2,7 @@
 
 import logging
 import random
+import threading
 import time
 from typing import Any
 
@@ -120,3 +121,29 @@ def test_pause_rules() -> None:
         pause = pause_after_error(UpstreamUnavailable("503"), failures, settings, rng)
         assert 0.8 * expected <= pause <= min(300, 1.2 * expected)
     assert pause_after_error(UpstreamUnavailable("429", retry_after_s=45), 1, settings, rng) == 45
+
+
+def test_a_hanging_account_does_not_hold_the_others(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> None:
+    settings: Settings = make_settings(accounts=[A, B], poll_interval_s=0.1)
+    state = SimState("tok")
+    state.add_account(A)
+    state.add_account(B)
+    state.inject(200, {"data": []}, path_contains="a%40x.com", delay_s=1.5)
+    tracker = Tracker(fake_redis, Keys("t"), enqueue=lambda p, e: None, max_age_s=86400, known_ttl_s=86400)
+    upstream = UpstreamClient("http://sim/v2/pixverse", "tok", timeout_s=5, transport=sim_transport(state))
+    poller = Poller(settings, upstream, tracker, fake_redis)
+    stop = threading.Event()
+    thread = threading.Thread(target=poller.run_forever, args=(stop,))
+    thread.start()
+    try:
+        # While A's first answer takes 1.5 s, B keeps its 0.1 s schedule.
+        deadline = time.monotonic() + 10
+        while state.count("images", A) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.count("images", A) >= 2
+        assert state.count("images", B) >= 8
+    finally:
+        stop.set()
+        thread.join(10)
+        poller.close()
+    assert fake_redis.get(Keys(settings.key_prefix).heartbeat("poller")) is not None

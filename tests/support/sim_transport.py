@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
@@ -18,6 +19,7 @@ def sim_transport(state: SimState, before: Callable[[httpx.Request], None] | Non
         raw = request.url.raw_path.decode()
         fault = state.take_fault(raw)
         if fault is not None:
+            time.sleep(fault.delay_s)
             return httpx.Response(fault.status, content=fault.body, headers=fault.headers)
         path, _, query = raw.partition("?")
         code, body = state.handle(path, parse_qs(query), request.headers.get("authorization"))

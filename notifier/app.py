@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis
 
+from notifier.connection import connect
 from notifier.delivery import make_enqueuer, make_queue
 from notifier.keys import Keys
 from notifier.poller import Poller
@@ -12,11 +13,7 @@ from notifier.sinks import build_sinks
 from notifier.tracker import Tracker
 from notifier.upstream import UpstreamClient
 
-
-def connect(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.redis_url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30
-    )
+__all__ = ["build_poller", "build_tracker", "connect"]
 
 
 def build_tracker(settings: Settings, client: redis.Redis) -> Tracker:

@@ -15,6 +15,7 @@ Retry policy:
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Sequence
@@ -27,8 +28,11 @@ from rq import Queue, Retry, get_current_job
 from rq.serializers import JSONSerializer
 
 from notifier.backoff import backoff_s
+from notifier.connection import connect
 from notifier.errors import DeliveryError
 from notifier.events import Event
+from notifier.keys import Keys
+from notifier.ratelimit import RateLimiter
 from notifier.settings import Settings, load_settings
 from notifier.sinks import Sink, build_sinks, routes
 from notifier.tracker import EnqueueFn
@@ -39,6 +43,12 @@ JOB_FUNC = "notifier.delivery.deliver"
 # Crash retries re-enqueue at once: a delay would need RQ's scheduler, whose lock a killed
 # worker keeps for about a minute.
 CRASH_RETRY_INTERVAL_S = 0
+MAX_INLINE_WAIT_S = 2.0
+"""A rate-limit wait up to this long is slept in the job; a longer one reschedules it."""
+TRIES_PER_ATTEMPT = 5
+"""Rate-limited tries (429) do not count as failures, but a delivery gets at most this many per attempt."""
+DEFAULT_429_WAIT_S = 1.0
+GONE_STATUSES = frozenset({404, 410})
 
 
 def make_queue(client: redis.Redis, settings: Settings) -> Queue:
@@ -70,7 +80,7 @@ def make_enqueuer(queue: Queue, sinks: Sequence[Sink], settings: Settings) -> En
                 retry=Retry(max=settings.crash_retries, interval=CRASH_RETRY_INTERVAL_S),
             )
             for event in events
-            for sink in routes(sinks, event.type)
+            for sink in routes(sinks, event)
         ]
         if datas:
             queue.enqueue_many(datas, pipeline=pipe)
@@ -80,26 +90,36 @@ def make_enqueuer(queue: Queue, sinks: Sequence[Sink], settings: Settings) -> En
 
 @dataclass
 class DeliveryContext:
-    """What one worker process reuses across jobs: settings, sinks, one HTTP client."""
+    """What one worker process reuses across jobs: settings, sinks, one HTTP client, Redis."""
 
     settings: Settings
     sinks: dict[str, Sink]
     client: httpx.Client
     rng: random.Random
+    store: redis.Redis
+    limiter: RateLimiter
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DeliveryContext:
-        client = httpx.Client(
+    def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> DeliveryContext:
+        connection = client if client is not None else connect(settings)
+        http = httpx.Client(
             follow_redirects=False,
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
         )
-        return cls(settings=settings, sinks=build_sinks(settings), client=client, rng=random.Random())
+        return cls(
+            settings=settings,
+            sinks=build_sinks(settings),
+            client=http,
+            rng=random.Random(),
+            store=connection,
+            limiter=RateLimiter(connection, Keys(settings.key_prefix)),
+        )
 
 
 _context: DeliveryContext | None = None
 
 
-def install(context: DeliveryContext) -> None:
+def install(context: DeliveryContext | None) -> None:
     global _context
     _context = context
 
@@ -113,13 +133,13 @@ def current_context() -> DeliveryContext:
 
 
 def next_try(
-    error: DeliveryError, attempt: int, settings: Settings, rng: random.Random
+    error: DeliveryError, failures: int, settings: Settings, rng: random.Random
 ) -> float | None:
-    """Seconds until the next try, or None when this failure is final. Pure."""
-    if not error.retryable or attempt >= settings.delivery_max_attempts:
+    """Seconds until the next try after the ``failures``-th failure, or None when it is final. Pure."""
+    if not error.retryable or failures >= settings.delivery_max_attempts:
         return None
     return backoff_s(
-        attempt,
+        failures,
         base_s=settings.delivery_backoff_base_s,
         max_s=settings.delivery_backoff_max_s,
         rng=rng,
@@ -127,42 +147,78 @@ def next_try(
     )
 
 
+def _wait_for_turn(ctx: DeliveryContext, sink: Sink) -> float:
+    """Take a rate-limit token, sleeping for short waits; returns a longer wait still ahead (0 = go)."""
+    rate = sink.config.rate_per_s
+    if rate is None:
+        return 0.0
+    waited = 0.0
+    while True:
+        wait = ctx.limiter.acquire(sink.name, rate, sink.config.burst)
+        if wait <= 0:
+            return 0.0
+        if waited + wait > MAX_INLINE_WAIT_S:
+            return wait
+        time.sleep(wait)
+        waited += wait
+
+
+def _later(ctx: DeliveryContext, seconds: float) -> Retry:
+    return Retry(max=ctx.settings.delivery_max_attempts * TRIES_PER_ATTEMPT, interval=max(1, math.ceil(seconds)))
+
+
 def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | None:
     """The RQ job: send one event to one sink."""
     ctx = current_context()
     job = get_current_job()
-    attempt = (job.number_of_retries or 0) + 1 if job is not None else 1
+    failures = int(job.meta.get("failures", 0)) if job is not None else 0
+    tries = (job.number_of_retries or 0) + 1 if job is not None else 1
     event = Event(id=event_id, type=payload["type"], timestamp=payload["timestamp"], data=payload["data"])
-    fields = {
-        "event_id": event_id,
-        "event_type": event.type,
-        "image_id": event.data.get("image_id"),
-        "account": event.data.get("email"),
-        "sink": sink_name,
-        "attempt": attempt,
-    }
+    fields = {"event_id": event_id, "event_type": event.type, "image_id": event.data.get("image_id"),
+              "account": event.data.get("email"), "sink": sink_name, "try": tries}
     sink = ctx.sinks.get(sink_name)
     try:
         if sink is None:
             raise DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
+        wait = _wait_for_turn(ctx, sink)
+        if wait > 0:
+            log.info("%s: rate limited, next try in %.1f s", sink_name, wait, extra=fields)
+            return _later(ctx, wait)
         response = sink.send(ctx.client, sink.build_request(event, time.time()), ctx.settings.delivery_timeout_s)
     except DeliveryError as error:
-        delay = next_try(error, attempt, ctx.settings, ctx.rng)
+        max_tries = ctx.settings.delivery_max_attempts * TRIES_PER_ATTEMPT
+        if error.status_code == 429 and sink is not None and tries < max_tries:
+            # The destination's own limit: everyone waits, and it is not this event's failure.
+            seconds = error.retry_after_s if error.retry_after_s is not None else DEFAULT_429_WAIT_S
+            ctx.limiter.block(sink_name, seconds)
+            log.info("%s answered 429: waiting %.1f s before the next try", sink_name, seconds, extra=fields)
+            return _later(ctx, seconds)
+        failures += 1
+        if job is not None:
+            job.meta["failures"] = failures
+            job.save_meta()  # type: ignore[no-untyped-call]
+        delay = next_try(error, failures, ctx.settings, ctx.rng)
         if delay is None:
             if job is not None:
                 # Final: no crash retries either, so RQ files it as failed with this reason.
                 job.retries_left = 0
-            log.error("delivery failed for good: %s", error, extra={**fields, "final": True})
+            _log_final(ctx, sink_name, error, fields)
             raise
         log.warning("delivery failed, retrying in %.1f s: %s", delay, error, extra=fields)
-        return Retry(max=ctx.settings.delivery_max_attempts, interval=max(1, round(delay)))
+        return _later(ctx, delay)
     log.info(
         "delivered %s for image %s to %s: %d in %.0f ms",
-        event.type,
-        fields["image_id"],
-        sink_name,
-        response.status_code,
-        response.elapsed_s * 1000,
-        extra=fields,
+        event.type, fields["image_id"], sink_name, response.status_code, response.elapsed_s * 1000, extra=fields,
     )
     return None
+
+
+def _log_final(ctx: DeliveryContext, sink_name: str, error: DeliveryError, fields: dict[str, Any]) -> None:
+    if error.status_code not in GONE_STATUSES:
+        log.error("delivery failed for good: %s", error, extra=fields)
+        return
+    # A deleted webhook or archived channel: say it once an hour, not once per event.
+    first = ctx.store.set(Keys(ctx.settings.key_prefix).gone(sink_name), str(error), nx=True, ex=3600)
+    level = logging.ERROR if first else logging.INFO
+    log.log(level, "%s is gone (%s); deliveries to it fail without retries until it is fixed", sink_name,
+            error, extra=fields)

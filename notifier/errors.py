@@ -68,8 +68,11 @@ class DeliveryError(NotifierError):
         retryable: bool,
         status_code: int | None = None,
         retry_after_s: float | None = None,
+        response_text: str = "",
     ):
         super().__init__(message)
         self.retryable = retryable
         self.status_code = status_code
         self.retry_after_s = retry_after_s
+        self.response_text = response_text
+        """The start of the destination's answer, for sinks that read error codes in it."""

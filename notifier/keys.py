@@ -28,6 +28,18 @@ class Keys:
         """Sorted set: account -> last poll time, for ``notifier status``."""
         return f"{self.prefix}:accounts"
 
+    def bucket(self, sink: str) -> str:
+        """Hash: a sink's token bucket (tokens, stamp)."""
+        return f"{self.prefix}:sink:{sink}:bucket"
+
+    def blocked(self, sink: str) -> str:
+        """String: until when a sink asked everyone to wait (429)."""
+        return f"{self.prefix}:sink:{sink}:blocked"
+
+    def gone(self, sink: str) -> str:
+        """String with a TTL: why a sink is gone (404/410), so that it is logged once."""
+        return f"{self.prefix}:sink:{sink}:gone"
+
     def heartbeat(self, role: str) -> str:
         """String with a TTL: the last time a process of this role did its work."""
         return f"{self.prefix}:heartbeat:{role}"

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterable
 
 from notifier.settings import Settings
+from notifier.sink_config import WebhookConfig
 
 MASK = "[redacted]"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -42,9 +43,10 @@ class RedactSecrets(logging.Filter):
 
 def secrets_of(settings: Settings) -> list[str]:
     values = [settings.useapi_token.get_secret_value(), settings.webhook_secret.get_secret_value()]
-    for hook in settings.all_webhooks():
-        values += [hook.url, hook.secret.get_secret_value()]
-        values.append(hook.secret.get_secret_value().removeprefix("whsec_"))
+    for sink in settings.all_sinks():
+        values.append(sink.url)
+        if isinstance(sink, WebhookConfig):
+            values += [sink.secret.get_secret_value(), sink.secret.get_secret_value().removeprefix("whsec_")]
     return [v for v in values if v]
 
 

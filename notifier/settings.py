@@ -8,102 +8,25 @@ echoes the value (values may be secrets).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import json
 import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from notifier.errors import ConfigError
-from notifier.events import EVENT_TYPES
+from notifier.sink_config import (
+    DiscordConfig,
+    SinkConfig,
+    SlackConfig,
+    WebhookConfig,
+    check_http_url,
+    check_webhook_secret,
+)
 
 ENV_PREFIX = "NOTIFIER_"
-_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
-
-
-def check_http_url(value: str) -> str:
-    """Accept only absolute http(s) URLs with a host; the error never repeats the URL."""
-    value = value.strip()
-    try:
-        parts = urlsplit(value)
-    except ValueError as exc:
-        raise ValueError("is not a valid URL") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an absolute http:// or https:// URL")
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError as exc:
-        raise ValueError("has an invalid port") from exc
-    return value
-
-
-def check_webhook_secret(secret: str) -> str:
-    """A Standard Webhooks secret: ``whsec_`` then base64 of 24 to 64 random bytes."""
-    if not secret.startswith("whsec_"):
-        raise ValueError("must start with 'whsec_' (Standard Webhooks secret format)")
-    try:
-        raw = base64.b64decode(secret[len("whsec_") :], validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("must be 'whsec_' followed by base64") from exc
-    if not 24 <= len(raw) <= 64:
-        raise ValueError("must encode 24 to 64 bytes (generate one with `notifier gen-secret`)")
-    return secret
-
-
-def check_event_filter(events: list[str] | None) -> list[str] | None:
-    if events is None:
-        return None
-    for event_type in events:
-        if event_type not in EVENT_TYPES and event_type != "*":
-            known = ", ".join(sorted(EVENT_TYPES))
-            raise ValueError(f"unknown event type {event_type!r} (known: {known}, or '*')")
-    return events
-
-
-class WebhookConfig(BaseModel):
-    """One webhook destination."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-    url: str
-    """Where events are POSTed. Treated as a secret: never logged."""
-    secret: SecretStr
-    """Standard Webhooks signing secret (``whsec_...``)."""
-    events: list[str] | None = None
-    """Event types to send (e.g. ``["image.completed"]``); None or ``["*"]`` sends all."""
-    name: str = ""
-    """Stable name used in logs, job ids and ``notifier status``; derived from the URL when empty."""
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return check_http_url(value)
-
-    @field_validator("secret")
-    @classmethod
-    def _secret(cls, value: SecretStr) -> SecretStr:
-        check_webhook_secret(value.get_secret_value())
-        return value
-
-    @field_validator("events")
-    @classmethod
-    def _events(cls, value: list[str] | None) -> list[str] | None:
-        return check_event_filter(value)
-
-    @model_validator(mode="after")
-    def _default_name(self) -> WebhookConfig:
-        if not self.name:
-            # A hash, not the URL: the URL may embed a token.
-            digest = hashlib.sha256(self.url.encode()).hexdigest()[:10]
-            object.__setattr__(self, "name", f"webhook_{digest}")
-        elif not _NAME_RE.match(self.name):
-            raise ValueError("name must be 1-40 characters of A-Z, a-z, 0-9 and _")
-        return self
 
 
 class Settings(BaseSettings):
@@ -150,12 +73,20 @@ class Settings(BaseSettings):
     known_ttl_s: int = Field(7 * 86400, ge=3600)
     """How long images and accounts that are no longer seen are remembered in Redis."""
 
-    webhook_url: str = ""
+    webhook_url: str = Field("", repr=False)
     """URL of a single webhook (with ``NOTIFIER_WEBHOOK_SECRET``)."""
     webhook_secret: SecretStr = SecretStr("")
     """Signing secret of ``NOTIFIER_WEBHOOK_URL``."""
     webhooks: Annotated[list[WebhookConfig], NoDecode] = Field(default_factory=list)
-    """JSON list of ``{"url", "secret", "events", "name"}`` for several webhooks."""
+    """JSON list of ``{"url", "secret", "name", "events", "accounts", "models"}`` for several webhooks."""
+    slack_webhook_url: str = Field("", repr=False)
+    """One Slack incoming-webhook URL (a secret)."""
+    slack_webhooks: Annotated[list[SlackConfig], NoDecode] = Field(default_factory=list)
+    """JSON list of ``{"url", "name", "events", "accounts", "models"}`` for several Slack webhooks."""
+    discord_webhook_url: str = Field("", repr=False)
+    """One Discord webhook URL (a secret)."""
+    discord_webhooks: Annotated[list[DiscordConfig], NoDecode] = Field(default_factory=list)
+    """JSON list of ``{"url", "name", "events", "accounts", "models"}`` for several Discord webhooks."""
 
     delivery_timeout_s: float = Field(10.0, gt=0, le=60)
     """Timeout of one delivery request."""
@@ -191,9 +122,9 @@ class Settings(BaseSettings):
                 raise ValueError("must be a comma-separated list of account emails")
         return value
 
-    @field_validator("webhooks", mode="before")
+    @field_validator("webhooks", "slack_webhooks", "discord_webhooks", mode="before")
     @classmethod
-    def _webhooks(cls, value: Any) -> Any:
+    def _sink_lists(cls, value: Any) -> Any:
         if isinstance(value, str):
             if not value.strip():
                 return []
@@ -202,10 +133,10 @@ class Settings(BaseSettings):
             except json.JSONDecodeError as exc:
                 raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
             if not isinstance(value, list):
-                raise ValueError('must be a JSON list of {"url", "secret", "events"} objects')
+                raise ValueError('must be a JSON list of {"url", ...} objects')
         return value
 
-    @field_validator("useapi_base_url", "webhook_url")
+    @field_validator("useapi_base_url", "webhook_url", "slack_webhook_url", "discord_webhook_url")
     @classmethod
     def _urls(cls, value: str) -> str:
         return check_http_url(value).rstrip("/") if value else value
@@ -252,9 +183,9 @@ class Settings(BaseSettings):
             raise ValueError("NOTIFIER_WEBHOOK_URL and NOTIFIER_WEBHOOK_SECRET must be set together")
         if self.delivery_job_timeout_s <= self.delivery_timeout_s + 1:
             raise ValueError("NOTIFIER_DELIVERY_JOB_TIMEOUT_S must exceed NOTIFIER_DELIVERY_TIMEOUT_S by over 1 s")
-        names = [w.name for w in self.all_webhooks()]
+        names = [sink.name for sink in self.all_sinks()]
         if len(names) != len(set(names)):
-            raise ValueError("NOTIFIER_WEBHOOKS: two webhooks have the same name (or the same URL)")
+            raise ValueError("two sinks have the same name (or the same URL): give them distinct names")
         return self
 
     def all_webhooks(self) -> list[WebhookConfig]:
@@ -263,6 +194,15 @@ class Settings(BaseSettings):
         if self.webhook_url:
             hooks.append(WebhookConfig(url=self.webhook_url, secret=self.webhook_secret, name="webhook"))
         return hooks
+
+    def all_sinks(self) -> list[SinkConfig]:
+        """Every configured destination, webhooks first."""
+        sinks: list[SinkConfig] = [*self.all_webhooks(), *self.slack_webhooks, *self.discord_webhooks]
+        if self.slack_webhook_url:
+            sinks.append(SlackConfig(url=self.slack_webhook_url, name="slack"))
+        if self.discord_webhook_url:
+            sinks.append(DiscordConfig(url=self.discord_webhook_url, name="discord"))
+        return sinks
 
     def require_token(self) -> str:
         token = self.useapi_token.get_secret_value()

@@ -2,6 +2,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+import fakeredis
 import httpx
 import pytest
 from rq import Retry
@@ -11,7 +12,6 @@ from notifier.delivery import DeliveryContext, deliver, next_try
 from notifier.errors import DeliveryError
 from notifier.events import build_event
 from notifier.settings import Settings
-from notifier.sinks import build_sinks
 from notifier.statuses import resolve
 from tests.conftest import SECRET
 
@@ -27,10 +27,12 @@ def settings(make_settings: Any) -> Settings:
 @pytest.fixture
 def answers(settings: Settings) -> Iterator[list[httpx.Response]]:
     queue: list[httpx.Response] = []
-    client = httpx.Client(transport=httpx.MockTransport(lambda request: queue.pop(0)))
-    delivery.install(DeliveryContext(settings, build_sinks(settings), client, random.Random(0)))
+    context = DeliveryContext.from_settings(settings, client=fakeredis.FakeRedis())
+    context.client = httpx.Client(transport=httpx.MockTransport(lambda request: queue.pop(0)))
+    context.rng = random.Random(0)
+    delivery.install(context)
     yield queue
-    delivery._context = None
+    delivery.install(None)
 
 
 def event() -> Any:
@@ -52,8 +54,8 @@ def test_success_returns_nothing(answers: list[httpx.Response]) -> None:
     assert deliver("webhook", event().id, event().payload()) is None
 
 
-def test_retryable_failure_reschedules_with_retry_after(answers: list[httpx.Response]) -> None:
-    answers.append(httpx.Response(429, headers={"Retry-After": "40"}))
+def test_retryable_failure_reschedules_with_backoff(answers: list[httpx.Response]) -> None:
+    answers.append(httpx.Response(503, headers={"Retry-After": "40"}))
     result = deliver("webhook", event().id, event().payload())
     assert isinstance(result, Retry)
     assert result.intervals == [40]

@@ -11,45 +11,56 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-from notifier.sinks import webhook
-from notifier.sinks.base import SinkRequest, SinkResponse
+from notifier.sinks import discord, slack, webhook
+from notifier.sinks.base import SinkRequest, SinkResponse, redact_url
 
 if TYPE_CHECKING:
     import httpx
 
     from notifier.events import Event
-    from notifier.settings import Settings, WebhookConfig
+    from notifier.settings import Settings
+    from notifier.sink_config import SinkConfig
+
+MODULES: dict[str, ModuleType] = {"webhook": webhook, "slack": slack, "discord": discord}
 
 
 @dataclass(frozen=True)
 class Sink:
-    name: str
-    kind: str
-    config: WebhookConfig
+    config: SinkConfig
 
-    def accepts(self, event_type: str) -> bool:
-        events = self.config.events
-        return events is None or "*" in events or event_type in events
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    def accepts(self, event: Event) -> bool:
+        return self.config.accepts(event.type, event.data)
 
     def build_request(self, event: Event, now: float) -> SinkRequest:
-        return webhook.build_request(event, self.config, now)
+        request: SinkRequest = MODULES[self.kind].build_request(event, self.config, now)
+        return request
 
     def send(self, client: httpx.Client, request: SinkRequest, timeout_s: float) -> SinkResponse:
-        return webhook.send(client, request, timeout_s)
+        response: SinkResponse = MODULES[self.kind].send(client, request, timeout_s)
+        return response
 
     def redacted(self) -> str:
         """How the sink is shown to people: kind, name and host only (the URL may hold a token)."""
-        return f"{self.kind} {self.name} ({webhook.redact_url(self.config.url)})"
+        return f"{self.kind} {self.name} ({redact_url(self.config.url)})"
 
 
 def build_sinks(settings: Settings) -> dict[str, Sink]:
-    return {hook.name: Sink(name=hook.name, kind="webhook", config=hook) for hook in settings.all_webhooks()}
+    return {config.name: Sink(config) for config in settings.all_sinks()}
 
 
-def routes(sinks: Sequence[Sink], event_type: str) -> list[Sink]:
-    return [sink for sink in sinks if sink.accepts(event_type)]
+def routes(sinks: Sequence[Sink], event: Event) -> list[Sink]:
+    return [sink for sink in sinks if sink.accepts(event)]
 
 
 __all__ = ["Sink", "SinkRequest", "SinkResponse", "build_sinks", "routes"]

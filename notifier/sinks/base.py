@@ -20,6 +20,8 @@ class SinkRequest:
     url: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    fallback_body: bytes | None = None
+    """A simpler message to send once if the destination refuses ``body`` (Slack failing to fetch an image)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +34,8 @@ class SinkResponse:
 def redact_url(url: str) -> str:
     """Scheme and host only: paths and queries of webhook URLs often carry tokens."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}/…"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/…"
 
 
 def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: str) -> SinkResponse:
@@ -66,4 +69,5 @@ def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: 
         retryable=outcome is Outcome.RETRY,
         status_code=response.status_code,
         retry_after_s=retry_after,
+        response_text=text,
     )

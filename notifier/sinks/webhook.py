@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import httpx
 
     from notifier.events import Event
-    from notifier.settings import WebhookConfig
+    from notifier.sink_config import WebhookConfig
 
 __all__ = ["build_request", "redact_url", "send"]
 

@@ -5,7 +5,7 @@ import pytest
 
 from notifier.errors import DeliveryError
 from notifier.retry_table import Outcome, classify
-from notifier.sinks import webhook
+from notifier.sinks import discord, slack, webhook
 from notifier.sinks.base import SinkRequest
 
 TABLE = {
@@ -16,7 +16,7 @@ TABLE = {
     408: Outcome.RETRY, 409: Outcome.RETRY, 425: Outcome.RETRY, 429: Outcome.RETRY,
     500: Outcome.RETRY, 502: Outcome.RETRY, 503: Outcome.RETRY, 504: Outcome.RETRY,
 }
-SINKS = {"webhook": webhook.send}
+SINKS = {"webhook": webhook.send, "slack": slack.send, "discord": discord.send}
 
 
 @pytest.mark.parametrize(("code", "outcome"), TABLE.items())

@@ -22,7 +22,11 @@ class Stack:
     receiver: Receiver
     settings: Settings
     redis: redis.Redis
-    spawn: Callable[[list[str]], Proc]
+    start: Callable[[list[str], Settings], Proc]
+
+    def spawn(self, args: list[str]) -> Proc:
+        """``notifier <args>`` as a real process, with the stack's settings as they are now."""
+        return self.start(args, self.settings)
 
 
 @pytest.fixture
@@ -55,6 +59,6 @@ def stack(
         }
         values.update(overrides)
         settings = make_settings(**values)
-        return Stack(sim, rec, settings, real_redis, lambda args: spawn(args, settings))
+        return Stack(sim, rec, settings, real_redis, spawn)
 
     return build

@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     replay = sub.add_parser("replay", help="re-enqueue failed deliveries with a fresh set of tries")
     replay.add_argument("--sink", help="only the deliveries to this sink (its name)")
+    test_sink = sub.add_parser("test-sink", help="send a sample event to every sink (or one) and show the answers")
+    test_sink.add_argument("name", nargs="?", help="the sink's name (see `notifier status`)")
     sub.add_parser("gen-secret", help="print a new whsec_ signing secret")
     sim = sub.add_parser("simulate", help="serve a simulated upstream with moving images (for trying out)")
     sim.add_argument("--port", type=int, default=8765)
@@ -79,6 +81,18 @@ def _status(settings: Settings, as_json: bool) -> int:
     return 0
 
 
+def _test_sink(settings: Settings, name: str | None) -> int:
+    import httpx
+
+    from notifier.testsink import try_sinks
+
+    with httpx.Client(follow_redirects=False) as client:
+        outcomes = try_sinks(settings, name, client)
+    for outcome in outcomes:
+        print(f"{outcome.sink.redacted()}: {'ok' if outcome.ok else 'FAILED'}: {outcome.answer}")
+    return 0 if all(outcome.ok for outcome in outcomes) else 1
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         from workers import supervisor
@@ -96,6 +110,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _poll_once(settings, args.backfill)
     if args.command == "status":
         return _status(settings, args.json)
+    if args.command == "test-sink":
+        return _test_sink(settings, args.name)
     if args.command == "replay":
         from notifier.app import connect
         from notifier.report import replay_failed

@@ -59,3 +59,31 @@ def test_poller_with_a_revoked_token_says_so_once_and_keeps_running(
     assert out.count("rejected the API token (401): Unauthorized") == 1
     assert settings.useapi_token.get_secret_value() not in out
     assert "h.example/x" not in out
+
+
+@pytest.mark.integration
+def test_test_sink_prints_each_answer(receiver, make_settings) -> None:
+    slack = receiver()
+    dead = receiver()
+    dead.answer(404, times=1)
+    settings = make_settings(
+        slack_webhooks=[{"url": slack.url, "name": "team"}, {"url": dead.url, "name": "old_channel"}],
+        webhook_url=receiver().url, webhook_secret=SECRET,
+    )
+    done = subprocess.run([sys.executable, "-m", "notifier.cli", "test-sink"], env=settings_env(settings),
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 1
+    assert any(line.startswith("slack team (http://127.0.0.1:") and ": ok: answered 200: ok in " in line
+               for line in lines), lines
+    assert any(line.startswith("slack old_channel") and "FAILED: slack: answered 404" in line for line in lines)
+    assert any(line.startswith("webhook webhook") and ": ok: answered 200" in line for line in lines)
+    assert slack.received[0].payload["blocks"][0]["text"]["text"] == "✅ Image completed"
+    assert "s3cr3t-path-token" not in done.stdout + done.stderr
+
+    one = subprocess.run([sys.executable, "-m", "notifier.cli", "test-sink", "team"], env=settings_env(settings),
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert one.returncode == 0 and len(one.stdout.splitlines()) == 1
+    missing = subprocess.run([sys.executable, "-m", "notifier.cli", "test-sink", "nope"],
+                             env=settings_env(settings), capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert missing.returncode == 2 and "no sink named 'nope'; configured: webhook, team, old_channel" in missing.stderr

@@ -71,7 +71,7 @@ def present(event: Event) -> Presentation:
         ("Model", _text(image.get("model"))),
         ("Quality", _text(image.get("quality"))),
         ("Aspect ratio", _text(image.get("aspect_ratio"))),
-        ("Size", f"{width}×{height}" if width and height else ""),  # noqa: RUF001 - the real sign
+        ("Size", f"{width}×{height}" if width and height else ""),
         ("Seed", _text(image.get("seed"))),
         ("Account", _text(data.get("email"))),
     ]

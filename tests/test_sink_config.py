@@ -63,3 +63,10 @@ def test_all_sinks_in_one_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOTIFIER_WEBHOOK_SECRET", SECRET)
     sinks = load_settings(_env_file=None).all_sinks()
     assert [(s.kind, s.name) for s in sinks] == [("webhook", "webhook"), ("slack", "slack"), ("discord", "discord")]
+
+
+def test_status_shows_a_redacted_form() -> None:
+    from notifier.sinks import Sink
+
+    sink = Sink(SlackConfig(url="https://hooks.slack.com/services/T0/B0/S3CRET", name="team"))
+    assert sink.redacted() == "slack team (https://hooks.slack.com/…)"

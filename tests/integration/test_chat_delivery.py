@@ -61,9 +61,11 @@ def test_429_makes_every_worker_wait_and_is_not_a_failure(stack: Callable[..., S
     enqueue_completed(s, 3)
     got = s.receiver.wait_for(lambda got: sum(r.status == 200 for r in got) == 3, 60)
     assert got[0].status == 429
-    gap = min(r.at for r in got[1:]) - got[0].at
-    print(f"first request after the 429 came {gap:.2f} s later")
-    assert gap >= 2.0 - 0.05
+    offsets = sorted(round(r.at - got[0].at, 2) for r in got[1:])
+    print("requests after the 429, seconds later:", offsets)
+    # A request already in flight beside the 429 lands at once; every one sent after it waits 2 s.
+    assert all(offset < 0.1 or offset >= 2.0 - 0.05 for offset in offsets)
+    assert sum(offset >= 2.0 - 0.05 for offset in offsets) >= 2
 
 
 def test_archived_channel_is_final_and_logged_once(stack: Callable[..., Stack]) -> None:

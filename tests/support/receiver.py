@@ -1,38 +1,23 @@
-"""A real webhook receiver on loopback that verifies Standard Webhooks signatures."""
+"""The package's verifying receiver, with what tests need on top: queued answers, held requests, waiting."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from notifier.receiver import Received, Reply, WebhookReceiver
 
-
-@dataclass
-class Received:
-    webhook_id: str
-    payload: dict[str, Any] | None
-    verified: bool
-    error: str
-    at: float
-    headers: dict[str, str]
-    status: int
+__all__ = ["Received", "Receiver"]
 
 
 class Receiver:
-    """Records every request. ``answers`` queues (status, headers, delay_s) for the next requests."""
+    """Records every request. ``answer`` queues replies for the next requests (200 otherwise)."""
 
     def __init__(self, secret: str, path: str = "/hooks/s3cr3t-path-token") -> None:
-        self.secret = secret
-        self.path = path
         self.received: list[Received] = []
-        self.answers: deque[tuple[int, dict[str, str], float]] = deque()
+        self.answers: deque[Reply] = deque()
         self.lock = threading.Lock()
         self.arrived = threading.Condition(self.lock)
         self.hang = threading.Event()
@@ -40,20 +25,31 @@ class Receiver:
         self.release = threading.Event()
         self.held = threading.Event()
         """Set once a request has been held by ``hang``."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = WebhookReceiver(secret, self._record, path=path, reply=self._next_reply)
+        self.path = path
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+        return self._server.url
 
     def answer(self, status: int, *, times: int = 1, headers: dict[str, str] | None = None,
                delay_s: float = 0.0) -> None:
         with self.lock:
             for _ in range(times):
                 self.answers.append((status, headers or {}, delay_s))
+
+    def _next_reply(self) -> Reply | None:
+        if self.hang.is_set():
+            self.held.set()
+            self.release.wait(60)
+            return None
+        with self.lock:
+            return self.answers.popleft() if self.answers else (200, {}, 0.0)
+
+    def _record(self, received: Received) -> None:
+        with self.lock:
+            self.received.append(received)
+            self.arrived.notify_all()
 
     def wait_for(self, predicate: Callable[[list[Received]], bool], timeout_s: float) -> list[Received]:
         """Block until ``predicate(received)`` holds; fail the test with what arrived otherwise."""
@@ -71,54 +67,4 @@ class Receiver:
 
     def stop(self) -> None:
         self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                try:
-                    payload = Webhook(receiver.secret).verify(body, headers)
-                    verified, error = True, ""
-                except WebhookVerificationError as exc:
-                    payload, verified, error = _loads(body), False, str(exc)
-                if receiver.hang.is_set():
-                    receiver.held.set()
-                    receiver.release.wait(60)
-                    self.close_connection = True
-                    return
-                with receiver.lock:
-                    status, extra, delay = receiver.answers.popleft() if receiver.answers else (200, {}, 0.0)
-                if delay:
-                    time.sleep(delay)
-                with receiver.lock:
-                    receiver.received.append(
-                        Received(headers.get("webhook-id", ""), payload, verified, error, time.time(), headers, status)
-                    )
-                    receiver.arrived.notify_all()
-                reply = b"ok"
-                self.send_response(status)
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
-
-
-def _loads(body: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+        self._server.stop()

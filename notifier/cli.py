@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import logging
-import secrets
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -37,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     test_sink = sub.add_parser("test-sink", help="send a sample event to every sink (or one) and show the answers")
     test_sink.add_argument("name", nargs="?", help="the sink's name (see `notifier status`)")
     sub.add_parser("gen-secret", help="print a new whsec_ signing secret")
+    demo = sub.add_parser("demo", help="see it work: simulated upstream, private Redis, verifying receiver")
+    demo.add_argument("--duration", type=float, default=60.0, help="stop after this many seconds (default 60)")
+    demo.add_argument("--webhook-url", help="also send the demo's events to this webhook")
+    demo.add_argument("--webhook-secret", help="its whsec_ secret (one is made and shown when omitted)")
+    demo.add_argument("--slack-url", help="also send the demo's final events to this Slack incoming webhook")
     sim = sub.add_parser("simulate", help="serve a simulated upstream with moving images (for trying out)")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--token", default="user:1-simulated")
@@ -145,6 +148,21 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     raise AssertionError(args.command)
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from notifier.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run_demo(duration_s=args.duration, webhook_url=args.webhook_url,
+                        webhook_secret=args.webhook_secret, slack_url=args.slack_url)
+    except ValueError as exc:
+        print(f"notifier demo: {exc}", file=sys.stderr)
+        return 2
+    except NotifierError as exc:
+        print(f"notifier demo: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+
+
 def _simulate(port: int, token: str) -> int:
     from notifier.simulator import SimState, Simulator, seed_demo
 
@@ -164,8 +182,12 @@ def _simulate(port: int, token: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "gen-secret":
-        print("whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+        from notifier.sink_config import new_secret
+
+        print(new_secret())
         return 0
+    if args.command == "demo":
+        return _demo(args)
     if args.command == "simulate":
         return _simulate(args.port, args.token)
     try:

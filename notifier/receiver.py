@@ -37,7 +37,7 @@ def _loads(body: bytes) -> dict[str, Any] | None:
 
 
 class WebhookReceiver:
-    """Calls ``on_receive`` for every POST; ``reply`` decides each answer (200 by default)."""
+    """Calls ``on_receive`` for every POST; ``reply`` decides each answer (200 by default, None: no answer)."""
 
     def __init__(
         self,
@@ -50,7 +50,7 @@ class WebhookReceiver:
         self.secret = secret
         self.path = path
         self._on_receive = on_receive
-        self._reply = reply or (lambda: None)
+        self._reply: Callable[[], Reply | None] = reply or (lambda: (200, {}, 0.0))
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="receiver", daemon=True)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import re
+import secrets
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -47,6 +48,11 @@ def check_webhook_secret(secret: str) -> str:
     if not 24 <= len(raw) <= 64:
         raise ValueError("must encode 24 to 64 bytes (generate one with `notifier gen-secret`)")
     return secret
+
+
+def new_secret() -> str:
+    """A fresh Standard Webhooks signing secret: 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def check_event_filter(events: list[str] | None) -> list[str] | None:

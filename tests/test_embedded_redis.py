@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from notifier import embedded_redis
 from notifier.embedded_redis import EmbeddedRedis
 from notifier.errors import ConfigError
 from tests.conftest import ROOT
-from tests.support.processes import wait_until
+from tests.support.processes import alive, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +28,6 @@ def data_dir() -> Iterator[Path]:
 
     with tempfile.TemporaryDirectory(prefix="nt-") as path:
         yield Path(path)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_data_survives_a_restart(data_dir: Path) -> None:

@@ -48,11 +48,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _poll_once(settings: Settings, backfill: bool) -> int:
     from notifier.app import build_poller, connect
+    from notifier.scan import ScanResult
 
     client = connect(settings)
     poller = build_poller(settings, client)
+    def progress(account: str, scan: ScanResult) -> None:
+        # A backfill can read many pages: show the person waiting that it moves.
+        print(f"{account}: page {scan.pages}, {scan.seen} image(s) so far, {len(scan.events)} event(s)",
+              file=sys.stderr, flush=True)
+
     try:
-        result = poller.run_cycle(force=True, backfill=backfill)
+        result = poller.run_cycle(force=True, backfill=backfill, on_page=progress if backfill else None)
     finally:
         poller.close()
     for scan in result.scans:

@@ -126,7 +126,9 @@ class Poller:
         self._accounts, self._accounts_listed_at = accounts, now
         return accounts
 
-    def run_cycle(self, *, force: bool = False, backfill: bool = False) -> CycleResult:
+    def run_cycle(
+        self, *, force: bool = False, backfill: bool = False, on_page: Callable[[str, ScanResult], None] | None = None
+    ) -> CycleResult:
         """Poll every due account (every account when ``force``) once, concurrently."""
         now = self._clock()
         result = CycleResult()
@@ -135,7 +137,7 @@ class Poller:
             for account in self.accounts(now)
             if force or self._schedules.setdefault(account, AccountSchedule()).next_poll_at <= now
         ]
-        futures = {account: self._pool.submit(self._poll_one, account, backfill) for account in due}
+        futures = {account: self._pool.submit(self._poll_one, account, backfill, on_page) for account in due}
         for account, future in futures.items():
             scan, error = future.result()
             if scan is not None:
@@ -145,12 +147,15 @@ class Poller:
         self._beat()
         return result
 
-    def _poll_one(self, account: str, backfill: bool) -> tuple[ScanResult | None, str | None]:
+    def _poll_one(
+        self, account: str, backfill: bool, on_page: Callable[[str, ScanResult], None] | None = None
+    ) -> tuple[ScanResult | None, str | None]:
         schedule = self._schedules.setdefault(account, AccountSchedule())
         started = self._clock()
         try:
             scan = scan_account(
-                self._upstream, self._tracker, account, limits=self._limits, now=started, backfill=backfill
+                self._upstream, self._tracker, account, limits=self._limits, now=started, backfill=backfill,
+                on_page=on_page,
             )
         except (NotifierError, redis.RedisError) as exc:
             message = self._note_failure(account, schedule, exc, self._clock())

@@ -17,6 +17,7 @@ An idle account with any amount of history costs one request per poll.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from notifier.errors import UpstreamNotFound
@@ -58,6 +59,7 @@ def scan_account(
     limits: ScanLimits,
     now: float,
     backfill: bool = False,
+    on_page: Callable[[str, ScanResult], None] | None = None,
 ) -> ScanResult:
     mode = Mode.BACKFILL if backfill else Mode.NORMAL if tracker.is_baselined(account) else Mode.BASELINE
     email = None if account == NO_EMAIL else account
@@ -72,9 +74,12 @@ def scan_account(
         result.skipped_items += page.skipped
         fresh = [img for img in page.images if img["image_id"] not in seen]
         seen.update(img["image_id"] for img in fresh)
+        result.seen = len(seen)
         observations = [Observation(img, resolve(img)) for img in fresh]
         applied = tracker.apply(account, observations, mode=mode, now=now)
         result.events.extend(applied.events)
+        if on_page is not None:
+            on_page(account, result)
         for image_id in applied.gave_up:
             log.warning("image %s of %s is still not final after the age limit: no longer tracked",
                         image_id, account)
@@ -100,8 +105,6 @@ def scan_account(
             continue
         if not interesting and (not remaining or not had_tracked):
             break
-    result.seen = len(seen)
-
     for image_id in sorted(remaining)[: limits.max_lookups]:
         result.requests += 1
         result.lookups += 1

@@ -28,8 +28,10 @@ body { font-family: Lato, 'Helvetica Neue', Arial, sans-serif; background: #fff;
 .msg { display: flex; gap: 10px; padding: 10px 8px; border-bottom: 1px solid #eee; }
 .avatar { width: 36px; height: 36px; border-radius: 6px; background: #4a154b; color: #fff; font-weight: 900;
           display: flex; align-items: center; justify-content: center; flex: none; }
-.name { font-weight: 900; } .app { background: #e8e8e8; color: #616061; font-size: 10px; padding: 1px 3px;
-        border-radius: 2px; margin-left: 4px; font-weight: 700; } .time { color: #616061; font-size: 12px; margin-left: 6px; }
+.name { font-weight: 900; }
+.app { background: #e8e8e8; color: #616061; font-size: 10px; padding: 1px 3px; border-radius: 2px;
+       margin-left: 4px; font-weight: 700; }
+.time { color: #616061; font-size: 12px; margin-left: 6px; }
 .header { font-size: 18px; font-weight: 900; margin: 6px 0 4px; }
 .section { margin: 4px 0; white-space: pre-wrap; line-height: 1.45; }
 .fields { display: grid; grid-template-columns: 1fr 1fr; gap: 8px 24px; margin: 8px 0; white-space: pre-wrap; }

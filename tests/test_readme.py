@@ -1,11 +1,38 @@
-"""The README cannot drift from the code: every setting is in its table, CI runs its test command."""
+"""The README cannot drift from the code: settings, commands, samples and the newcomer's steps are checked."""
 
+from __future__ import annotations
+
+import importlib.util
+import os
 import re
+import shlex
+import signal
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
-from notifier.settings import Settings
-from tests.conftest import ROOT
+import pytest
+
+from notifier import cli
+from notifier.settings import Settings, load_settings
+from tests.conftest import ROOT, TOKEN
+from tests.support.processes import descendants_of, wait_until
 
 README = (ROOT / "README.md").read_text()
+
+
+def shell_blocks() -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", README, flags=re.DOTALL)
+
+
+def commands() -> list[str]:
+    found = []
+    for block in shell_blocks():
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                found.append(line)
+    return found
 
 
 def test_every_setting_has_a_row_with_its_default() -> None:
@@ -19,6 +46,68 @@ def test_every_setting_has_a_row_with_its_default() -> None:
         assert field.description, f"{variable} has no docstring"
 
 
-def test_ci_runs_the_readme_test_command() -> None:
-    assert "\nscripts/test\n" in README
+def test_the_first_commands_are_the_demo_and_the_tests() -> None:
+    assert shell_blocks()[0] == "scripts/demo\nscripts/test\n"
     assert re.search(r"^scripts/test\b", (ROOT / ".ci" / "run").read_text(), flags=re.MULTILINE)
+
+
+def test_every_command_exists_and_parses(monkeypatch: pytest.MonkeyPatch) -> None:
+    parser = cli._parser()
+    for line in commands():
+        words = shlex.split(line.split("=", 1)[1] if line.startswith("NOTIFIER_") else line, comments=True)
+        if words[0] == "export":
+            name, value = words[1].split("=", 1)
+            monkeypatch.setenv(name, value)
+        elif words[0].startswith("scripts/"):
+            assert os.access(ROOT / words[0], os.X_OK), line
+            if words[0] == "scripts/run" and len(words) > 1:
+                parser.parse_args(words[1:])
+        elif words[0] == "notifier":
+            parser.parse_args(words[1:])
+        else:
+            raise AssertionError(f"README command not checked: {line}")
+    load_settings(_env_file=None)  # every example value together: a bad one raises, naming it
+
+
+def test_event_samples_are_what_the_code_builds() -> None:
+    spec = importlib.util.spec_from_file_location("catalogue", ROOT / "scripts" / "event_catalogue.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.catalogue() in README
+
+
+@pytest.mark.integration
+def test_use_your_account_steps_work(simulator: Callable, receiver: Callable, tmp_path: Path) -> None:
+    """The README's 'Use your account' block, run by bash, with its placeholders pointing at local fakes."""
+    block = next(b for b in shell_blocks() if "NOTIFIER_USEAPI_TOKEN" in b)
+    sim = simulator()
+    account = "artist@example.com"
+    sim.state.add_account(account)
+    sim.state.add_history(account, 5)
+    hook, slack = receiver(), receiver()
+    script = (block.replace("user:12345-your-useapi-token", TOKEN).replace("you@example.com", account)
+              .replace("https://example.com/pixverse-hook", hook.url)
+              .replace("https://hooks.slack.com/services/T000/B000/XXXX", slack.url))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+    data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"nr-{os.getpid()}"
+    env.update(NOTIFIER_USEAPI_BASE_URL=sim.url, NOTIFIER_POLL_INTERVAL_S="0.5", NOTIFIER_DATA_DIR=str(data_dir))
+    run = subprocess.Popen(["bash", "-e", "-c", script], cwd=ROOT, env=env, start_new_session=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # test-sink: one sample to each sink; then the service records the history silently.
+        hook.wait_for(lambda got: len(got) == 1, 60)
+        slack.wait_for(lambda got: len(got) == 1, 10)
+        wait_until(lambda: sim.state.count("images", account) >= 2, 30, "the service's first polls")
+        image = sim.state.add_image(account, 1)
+        got = hook.wait_for(lambda got: len(got) == 2, 30)
+        assert got[1].verified and got[1].payload and got[1].payload["data"]["image_id"] == image
+        slack.wait_for(lambda got: len(got) == 2, 30)
+        family = descendants_of(run.pid)
+    finally:
+        os.killpg(run.pid, signal.SIGTERM)
+        out, _ = run.communicate(timeout=60)
+    assert run.returncode == 0, out
+    assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]
+    assert (data_dir / "redis.sock").exists() is False
+    assert "hooks/s3cr3t-path-token" not in out

@@ -18,11 +18,14 @@ pytestmark = pytest.mark.integration
 
 
 def poll_once(stack: Stack, *extra: str) -> str:
-    done = subprocess.run(
+    return poll_once_output(stack, *extra).stdout
+
+
+def poll_once_output(stack: Stack, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "notifier.cli", "poll-once", *extra],
         env=settings_env(stack.settings), capture_output=True, text=True, timeout=60, check=True,
     )
-    return done.stdout
 
 
 def baselined(stack: Stack) -> bool:
@@ -72,8 +75,11 @@ def test_first_poll_of_an_account_with_history_sends_nothing_and_costs_one_reque
 def test_backfill_announces_images_already_there(stack: Callable[..., Stack]) -> None:
     s = stack(max_pages=3)
     s.sim.state.add_history(A, 70)
-    out = poll_once(s, "--backfill")
-    assert out.strip() == f"{A}: 2 request(s), 70 image(s) seen, 70 event(s) (backfill)"
+    done = poll_once_output(s, "--backfill")
+    assert done.stdout.strip() == f"{A}: 2 request(s), 70 image(s) seen, 70 event(s) (backfill)"
+    progress = [line for line in done.stderr.splitlines() if line.startswith(f"{A}: page")]
+    assert progress == [f"{A}: page 1, 50 image(s) so far, 50 event(s)",
+                        f"{A}: page 2, 70 image(s) so far, 70 event(s)"]
     worker = s.spawn(["worker", "--burst"])
     assert worker.wait(60) == 0
     got = s.receiver.wait_for(lambda got: len(got) == 70, 10)

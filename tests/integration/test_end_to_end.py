@@ -51,6 +51,7 @@ def test_status_change_reaches_the_receiver_signed_within_one_interval_plus_one_
         lambda got: any(r.payload and r.payload["data"]["image_id"] == active for r in got), 10)
     arrival = next(r for r in got if r.payload and r.payload["data"]["image_id"] == active)
     assert arrival.verified, arrival.error
+    print(f"status change to signed webhook: {arrival.at - changed_at:.3f} s (interval {s.settings.poll_interval_s} s)")
     assert arrival.at - changed_at <= s.settings.poll_interval_s + 1.0
     assert arrival.payload is not None
     assert arrival.payload["type"] == "image.completed"

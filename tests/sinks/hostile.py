@@ -6,6 +6,7 @@ from typing import Any
 
 from notifier.events import Event, build_event
 from notifier.statuses import Status, resolve
+from notifier.testsink import sample_event
 
 HOSTILE_PROMPTS = [
     "x" * 40_000,
@@ -18,17 +19,16 @@ HOSTILE_PROMPTS = [
 
 def image(code: int = 1, **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "image_id": "user:1-pixverse:artist@example.com-image:11223344",
+        **sample_event(0).data["image"],
         "image_status": code,
-        "model": "qwen-image",
         "prompt": "a lighthouse at dusk, oil painting",
-        "quality": "720p",
         "aspect_ratio": "1:1",
-        "seed": 123456,
         "output_width": 720,
         "output_height": 720,
         "image_url": "https://media.pixverse.ai/image/11223344.webp" if code == 1 else None,
     }
+    for derived in ("image_status_name", "image_status_final", "notifier_test"):
+        base.pop(derived)
     base.update(fields)
     return {k: v for k, v in base.items() if v is not None}
 

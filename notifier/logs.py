@@ -6,8 +6,10 @@ Code never logs secrets on purpose; the filter catches what a library might
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 from collections.abc import Iterable
 
 from notifier.settings import Settings
@@ -41,6 +43,28 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+_FIELDS = ("event_id", "event_type", "image_id", "account", "sink", "try", "status")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, with the event's fields when the record carries them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in _FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = value
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
 def secrets_of(settings: Settings) -> list[str]:
     values = [settings.useapi_token.get_secret_value(), settings.webhook_secret.get_secret_value()]
     for sink in settings.all_sinks():
@@ -52,7 +76,12 @@ def secrets_of(settings: Settings) -> list[str]:
 
 def setup_logging(settings: Settings, stream: object = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    if settings.log_format == "json":
+        formatter: logging.Formatter = JsonFormatter()
+        formatter.converter = time.gmtime
+    else:
+        formatter = logging.Formatter(_FORMAT)
+    handler.setFormatter(formatter)
     handler.addFilter(RedactSecrets(secrets_of(settings)))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -120,6 +120,8 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     """Python logging level."""
+    log_format: Literal["text", "json"] = "text"
+    """``text`` for people, ``json`` for one JSON object a line (log shippers)."""
 
     @field_validator("accounts", mode="before")
     @classmethod

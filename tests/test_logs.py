@@ -40,3 +40,21 @@ def test_short_strings_are_not_treated_as_secrets() -> None:
 def test_httpx_request_logs_are_silenced(make_settings) -> None:
     setup_logging(make_settings(), io.StringIO())
     assert logging.getLogger("httpx").getEffectiveLevel() == logging.WARNING
+
+
+def test_json_lines_carry_the_event_fields_and_no_secret(make_settings) -> None:
+    import json
+
+    settings = make_settings(log_format="json", slack_webhook_url="https://hooks.slack.com/services/T/B/SECRETX")
+    stream = io.StringIO()
+    setup_logging(settings, stream)
+    logging.getLogger("notifier.delivery").info(
+        "delivered to https://hooks.slack.com/services/T/B/SECRETX",
+        extra={"event_id": "evt_1", "event_type": "image.completed", "image_id": "img:1", "account": "a@x.com",
+               "sink": "slack"},
+    )
+    line = json.loads(stream.getvalue())
+    assert line["level"] == "INFO" and line["time"].endswith("Z")
+    assert (line["event_type"], line["image_id"], line["account"], line["sink"]) == (
+        "image.completed", "img:1", "a@x.com", "slack")
+    assert "SECRETX" not in stream.getvalue()

@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--sink", help="only the deliveries to this sink (its name)")
     test_sink = sub.add_parser("test-sink", help="send a sample event to every sink (or one) and show the answers")
     test_sink.add_argument("name", nargs="?", help="the sink's name (see `notifier status`)")
+    health = sub.add_parser("health", help="exit 0 when Redis answers and the poller and workers checked in")
+    health.add_argument("--role", choices=["run", "poller", "worker"], default="run",
+                        help="what this container runs (default: run, both)")
     sub.add_parser("gen-secret", help="print a new whsec_ signing secret")
     demo = sub.add_parser("demo", help="see it work: simulated upstream, private Redis, verifying receiver")
     demo.add_argument("--duration", type=float, default=60.0, help="stop after this many seconds (default 60)")
@@ -119,7 +122,7 @@ def _redis_ready(settings: Settings) -> Iterator[Settings]:
         server.stop()
 
 
-_NEEDS_REDIS = frozenset({"run", "poller", "worker", "poll-once", "status", "replay"})
+_NEEDS_REDIS = frozenset({"run", "poller", "worker", "poll-once", "status", "replay", "health"})
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -142,6 +145,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _poll_once(settings, args.backfill)
     if args.command == "status":
         return _status(settings, args.json)
+    if args.command == "health":
+        from notifier.app import connect
+        from notifier.health import problems
+
+        found = problems(settings, connect(settings), args.role)
+        print("healthy" if not found else "unhealthy: " + "; ".join(found))
+        return 1 if found else 0
     if args.command == "test-sink":
         return _test_sink(settings, args.name)
     if args.command == "replay":

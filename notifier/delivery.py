@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -32,6 +33,7 @@ from notifier.connection import connect
 from notifier.errors import DeliveryError
 from notifier.events import Event
 from notifier.keys import Keys
+from notifier.metrics import metrics
 from notifier.ratelimit import RateLimiter
 from notifier.settings import Settings, load_settings
 from notifier.sinks import Sink, build_sinks, routes
@@ -182,6 +184,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             raise DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
         wait = _wait_for_turn(ctx, sink)
         if wait > 0:
+            metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s: rate limited, next try in %.1f s", sink_name, wait, extra=fields)
             return _later(ctx, wait)
         response = sink.send(ctx.client, sink.build_request(event, time.time()), ctx.settings.delivery_timeout_s)
@@ -191,6 +194,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             # The destination's own limit: everyone waits, and it is not this event's failure.
             seconds = error.retry_after_s if error.retry_after_s is not None else DEFAULT_429_WAIT_S
             ctx.limiter.block(sink_name, seconds)
+            metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s answered 429: waiting %.1f s before the next try", sink_name, seconds, extra=fields)
             return _later(ctx, seconds)
         failures += 1
@@ -203,14 +207,28 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
                 # Final: no crash retries either, so RQ files it as failed with this reason.
                 job.retries_left = 0
             _log_final(ctx, sink_name, error, fields)
+            metrics().deliveries.labels(sink.kind if sink else "unknown", "failed").inc()
             raise
+        metrics().deliveries.labels(sink.kind if sink else "unknown", "retry").inc()
         log.warning("delivery failed, retrying in %.1f s: %s", delay, error, extra=fields)
         return _later(ctx, delay)
+    assert sink is not None
+    metrics().deliveries.labels(sink.kind, "delivered").inc()
+    detected = _parse_timestamp(event.timestamp)
+    if detected is not None:
+        metrics().delivery_latency.labels(sink.kind).observe(max(0.0, time.time() - detected))
     log.info(
         "delivered %s for image %s to %s: %d in %.0f ms",
         event.type, fields["image_id"], sink_name, response.status_code, response.elapsed_s * 1000, extra=fields,
     )
     return None
+
+
+def _parse_timestamp(value: str) -> float | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _log_final(ctx: DeliveryContext, sink_name: str, error: DeliveryError, fields: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ import redis
 from notifier.backoff import backoff_s
 from notifier.errors import NotifierError, UpstreamAuthError, UpstreamError
 from notifier.keys import NO_EMAIL, Keys
+from notifier.metrics import metrics
 from notifier.scan import ScanLimits, ScanResult, scan_account
 from notifier.settings import Settings
 from notifier.tracker import Tracker
@@ -166,9 +167,11 @@ class Poller:
             message = self._note_failure(account, schedule, exc, self._clock())
             return None, message
         schedule.next_poll_at = started + self._settings.poll_interval_s
+        metrics().poll_duration.observe(self._clock() - started)
         self._note_success(account, schedule)
         self._safe_finish(account, started, None)
         for event in scan.events:
+            metrics().events.labels(event.type).inc()
             if event.type == "image.unknown":
                 log.warning(
                     "image %s of %s has a status the notifier does not know (code %s, name %s): "

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     failed_ttl_s: int = Field(30 * 86400, ge=3600)
     """How long failed deliveries stay in the failed registry for ``notifier replay``."""
 
+    http_host: str = "127.0.0.1"
+    """Address of the /healthz, /readyz and /metrics endpoint (the container image sets 0.0.0.0)."""
+    http_port: int = Field(8080, ge=0, le=65535)
+    """Port of that endpoint; 0 turns it off."""
+
     log_level: str = "INFO"
     """Python logging level."""
     log_format: Literal["text", "json"] = "text"

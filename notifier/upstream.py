@@ -24,10 +24,18 @@ from notifier.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from notifier.metrics import metrics
 
 log = logging.getLogger(__name__)
 
 _SNIPPET = 200
+_OUTCOMES: dict[type[UpstreamError], str] = {
+    UpstreamAuthError: "unauthorized",
+    UpstreamRejected: "rejected",
+    UpstreamNotFound: "not_found",
+    UpstreamUnavailable: "unavailable",
+    UpstreamProtocolError: "bad_body",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,28 +132,35 @@ class UpstreamClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _get(self, path: str, what: str, params: dict[str, Any] | None = None) -> Any:
+    def _get(self, endpoint: str, path: str, what: str, params: dict[str, Any] | None = None) -> Any:
+        outcome = "ok"
         try:
-            response = self._client.get(path, params=params)
-        except httpx.TimeoutException as exc:
-            raise UpstreamUnavailable(f"{what}: timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnavailable(f"{what}: could not reach the upstream ({type(exc).__name__})") from exc
-        error = translate_status(response, what, time.time())
-        if error is not None:
-            raise error
-        return _body(response, what)
+            try:
+                response = self._client.get(path, params=params)
+            except httpx.TimeoutException as exc:
+                raise UpstreamUnavailable(f"{what}: timed out ({type(exc).__name__})") from exc
+            except httpx.TransportError as exc:
+                raise UpstreamUnavailable(f"{what}: could not reach the upstream ({type(exc).__name__})") from exc
+            error = translate_status(response, what, time.time())
+            if error is not None:
+                raise error
+            return _body(response, what)
+        except UpstreamError as exc:
+            outcome = _OUTCOMES.get(type(exc), "error")
+            raise
+        finally:
+            metrics().upstream_requests.labels(endpoint, outcome).inc()
 
     def list_images(self, email: str | None, *, limit: int, offset: int) -> Page:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if email:
             params["email"] = email
         what = f"list images of {email or 'the default account'} at offset {offset}"
-        return parse_page(self._get("images/", what, params), what)
+        return parse_page(self._get("images", "images/", what, params), what)
 
     def get_image(self, image_id: str) -> dict[str, Any]:
         what = f"get image {image_id}"
-        body = self._get(f"images/{quote(image_id, safe='')}", what)
+        body = self._get("image", f"images/{quote(image_id, safe='')}", what)
         if not isinstance(body, dict):
             raise UpstreamProtocolError(f"{what}: expected a JSON object, got {type(body).__name__}")
         # Some answers wrap the object like the list does.
@@ -158,7 +173,7 @@ class UpstreamClient:
         """Configured account emails; None when the upstream has no account list (404)."""
         what = "list accounts"
         try:
-            body = self._get("accounts", what)
+            body = self._get("accounts", "accounts", what)
         except UpstreamNotFound:
             return None
         if not isinstance(body, dict):

@@ -69,6 +69,7 @@ def make_settings() -> Callable[..., Settings]:
             "useapi_base_url": "http://127.0.0.1:9/v2/pixverse",
             "key_prefix": f"t{next(_names)}",
             "poll_interval_s": 0.5,
+            "http_port": 0,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

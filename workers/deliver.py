@@ -28,6 +28,7 @@ from notifier.app import connect
 from notifier.delivery import CRASH_RETRY_INTERVAL_S, DeliveryContext, install, make_queue
 from notifier.errors import DeliveryError
 from notifier.settings import Settings
+from workers.ops import start_ops
 
 log = logging.getLogger(__name__)
 
@@ -74,5 +75,6 @@ def main(settings: Settings, *, burst: bool = False) -> int:
         maintenance_interval=settings.worker_maintenance_interval_s,
     )
     worker.abandon_grace_s = settings.worker_abandon_grace_s
+    start_ops(settings, client, "worker", live=lambda: True)
     worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
     return 0

@@ -6,6 +6,7 @@ import logging
 
 from notifier.app import build_poller, connect
 from notifier.settings import Settings
+from workers.ops import start_ops
 from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
@@ -15,9 +16,12 @@ def main(settings: Settings) -> int:
     client = connect(settings)
     poller = build_poller(settings, client)
     stop = stop_event_on_signals("poller", "stopping after the current cycle")
+    ops = start_ops(settings, client, "poller", live=lambda: not stop.is_set())
     try:
         poller.run_forever(stop)
     finally:
+        if ops is not None:
+            ops.stop()
         poller.close()
         client.close()
     return 0

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
+from notifier.connection import connect
 from notifier.procs import die_with_parent
 from notifier.settings import Settings
+from workers.ops import start_ops
 from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
@@ -33,12 +37,19 @@ def _spawn(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 def main(settings: Settings) -> int:
     settings.require_token()
     roles = ["poller"] + ["worker"] * settings.worker_count
-    # The children use the same Redis, embedded one included.
-    env = {**os.environ, "NOTIFIER_REDIS_URL": settings.redis_url}
+    # The children use the same Redis (embedded one included), write their metrics where this
+    # process adds them up, and leave the HTTP endpoint to this process.
+    metrics_dir = tempfile.mkdtemp(prefix="notifier-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    env = {**os.environ, "NOTIFIER_REDIS_URL": settings.redis_url, "NOTIFIER_HTTP_PORT": "0"}
     children = [_spawn(role, env) for role in roles]
+    last_tick = [time.monotonic()]
+    client = connect(settings)
+    ops = start_ops(settings, client, "run", live=lambda: time.monotonic() - last_tick[0] < 10)
     stop = stop_event_on_signals("run", "stopping children")
     log.info("run: started a poller and %d delivery worker(s)", settings.worker_count)
     while not stop.wait(0.5):
+        last_tick[0] = time.monotonic()
         for index, child in enumerate(children):
             code = child.poll()
             if code is not None:
@@ -57,4 +68,7 @@ def main(settings: Settings) -> int:
             log.warning("run: a child did not stop in time; killing it")
             child.kill()
             child.wait()
+    if ops is not None:
+        ops.stop()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

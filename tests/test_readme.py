@@ -51,6 +51,21 @@ def test_the_first_commands_are_the_demo_and_the_tests() -> None:
     assert re.search(r"^scripts/test\b", (ROOT / ".ci" / "run").read_text(), flags=re.MULTILINE)
 
 
+def check_compose_command(words: list[str]) -> None:
+    """The services and profiles a compose command names exist (the file itself is checked by test_compose)."""
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    profiles = {p for service in services.values() for p in service.get("profiles", [])}
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag == "--profile":
+            assert value in profiles, value
+        if flag == "--scale":
+            assert value.split("=")[0] in services, value
+    if words[0] == "logs":
+        assert words[-1] in services, words
+
+
 def test_every_command_exists_and_parses(monkeypatch: pytest.MonkeyPatch) -> None:
     parser = cli._parser()
     for line in commands():
@@ -64,6 +79,10 @@ def test_every_command_exists_and_parses(monkeypatch: pytest.MonkeyPatch) -> Non
                 parser.parse_args(words[1:])
         elif words[0] == "notifier":
             parser.parse_args(words[1:])
+        elif words[0] == "cp":
+            assert (ROOT / words[1]).exists(), line
+        elif words[:2] == ["docker", "compose"]:
+            check_compose_command(words[2:])
         else:
             raise AssertionError(f"README command not checked: {line}")
     load_settings(_env_file=None)  # every example value together: a bad one raises, naming it

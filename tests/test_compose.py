@@ -1,0 +1,58 @@
+"""docker-compose.yml is valid Compose (the spec's own schema, as `docker compose config` checks) and sane."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from notifier.settings import load_settings
+from tests.conftest import ROOT
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+# The schema declares draft 2019-09 (with a trailing '#' that jsonschema does not look up by itself).
+VALIDATOR = jsonschema.Draft201909Validator(json.loads((ROOT / "tests" / "data" / "compose_spec.json").read_text()))
+
+
+def test_matches_the_compose_spec_schema() -> None:
+    VALIDATOR.validate(COMPOSE)
+
+
+def test_schema_check_would_catch_a_mistake() -> None:
+    broken = {**COMPOSE, "services": {**COMPOSE["services"], "worker": {**COMPOSE["services"]["worker"],
+                                                                        "deploy": {"replicas": "two"}}}}
+    with pytest.raises(jsonschema.ValidationError):
+        VALIDATOR.validate(broken)
+
+
+def test_stack_shape() -> None:
+    services = COMPOSE["services"]
+    redis = services["redis"]
+    assert "--appendonly" in redis["command"] and redis["volumes"] == ["redis-data:/data"]
+    assert services["poller"]["command"] == ["poller"] and "deploy" not in services["poller"]
+    assert services["worker"]["command"] == ["worker"] and services["worker"]["deploy"]["replicas"] >= 2
+    assert services["dashboard"]["profiles"] == ["dashboard"]
+    for name in ("poller", "worker"):
+        assert services[name]["env_file"] == ".env"
+        assert services[name]["environment"]["NOTIFIER_REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["healthcheck"]["test"][:3] == ["CMD", "notifier", "health"]
+
+
+def test_env_example_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.split("=", 1)
+            monkeypatch.setenv(name, value)
+    settings = load_settings(_env_file=None)
+    assert settings.require_token()
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / "hadolint"), "Dockerfile"], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from notifier.embedded_redis import find_redis_server  # noqa: E402
-from notifier.receiver import Received, WebhookReceiver  # noqa: E402
-from notifier.simulator import Simulator, SimState  # noqa: E402
-from notifier.sink_config import new_secret  # noqa: E402
-from tests.support.redis_server import free_port  # noqa: E402
+from notifier.embedded_redis import find_redis_server
+from notifier.receiver import Received, WebhookReceiver
+from notifier.simulator import SimState, Simulator
+from notifier.sink_config import new_secret
+from tests.support.redis_server import free_port
 
 PODMAN = ["podman", "run", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--ulimit", "nofile=20000:20000",
           "--ulimit", "nproc=4096:4096", "--network", "host", "--health-interval", "disable"]

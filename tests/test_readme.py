@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import re
 import shlex
@@ -57,7 +58,7 @@ def check_compose_command(words: list[str]) -> None:
 
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     profiles = {p for service in services.values() for p in service.get("profiles", [])}
-    for flag, value in zip(words, words[1:], strict=False):
+    for flag, value in itertools.pairwise(words):
         if flag == "--profile":
             assert value in profiles, value
         if flag == "--scale":

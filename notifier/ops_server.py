@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from notifier.background_http import BackgroundHTTPServer
 
 
 class OpsServer:
@@ -21,21 +22,18 @@ class OpsServer:
         registry: CollectorRegistry,
     ) -> None:
         self._live, self._ready, self._registry = live, ready, registry
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ops-http", daemon=True)
+        self._http = BackgroundHTTPServer(host, port, self._handler(), name="ops-http")
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._http.port
 
     def start(self) -> OpsServer:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         ops = self

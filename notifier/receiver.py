@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from notifier.background_http import BackgroundHTTPServer
 
 
 @dataclass
@@ -51,18 +52,15 @@ class WebhookReceiver:
         self.path = path
         self._on_receive = on_receive
         self._reply: Callable[[], Reply | None] = reply or (lambda: (200, {}, 0.0))
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="receiver", daemon=True)
-        self._thread.start()
+        self._http = BackgroundHTTPServer("127.0.0.1", 0, self._handler(), name="receiver")
+        self._http.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+        return f"http://127.0.0.1:{self._http.port}{self.path}"
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self

@@ -18,10 +18,11 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from notifier.background_http import BackgroundHTTPServer
 from notifier.statuses import KNOWN_STATUSES
 
 MAX_LIMIT = 100
@@ -274,23 +275,18 @@ class Simulator:
 
     def __init__(self, state: SimState, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.state = state
-        self._server = ThreadingHTTPServer((host, port), _handler(state))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="simulator", daemon=True)
+        self._http = BackgroundHTTPServer(host, port, _handler(state), name="simulator")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{BASE_PATH}"
+        return f"http://{self._http.host}:{self._http.port}{BASE_PATH}"
 
     def start(self) -> Simulator:
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._http.stop()
 
     def __enter__(self) -> Simulator:
         return self.start()

@@ -6,7 +6,7 @@ import pytest
 
 from notifier import cli
 from tests.conftest import ROOT, SECRET
-from tests.support.processes import settings_env
+from tests.support.processes import settings_env, wait_until
 
 
 def test_gen_secret_is_a_valid_signing_secret(capsys: pytest.CaptureFixture[str]) -> None:
@@ -48,9 +48,7 @@ def test_poller_with_a_revoked_token_says_so_once_and_keeps_running(
     proc = subprocess.Popen([sys.executable, "-m", "notifier.cli", "poller"], env=settings_env(settings),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     try:
-        deadline = sim.state.clock() + 30
-        while sim.state.count("unauthorized") < 3 and sim.state.clock() < deadline:
-            subprocess.run(["sleep", "0.2"], check=True)
+        wait_until(lambda: sim.state.count("unauthorized") >= 3, 30, "three tries with the bad token")
         assert proc.poll() is None, "the poller died"
     finally:
         proc.terminate()

@@ -95,7 +95,12 @@ def test_two_pollers_at_once_send_each_transition_once(stack: Callable[..., Stac
     images = [s.sim.state.add_image(A, 5, steps=[(0.5, 9), (1.0, 10), (1.5, 1)]) for _ in range(12)]
     s.receiver.wait_for(
         lambda got: sum(1 for r in got if r.payload and r.payload["type"] == "image.completed") == len(images), 60)
-    time.sleep(1.0)  # a duplicate would need to show up after the last completion: give it a few cycles
+    # A duplicate would come from polls after the last completion: let both pollers poll twice more,
+    # then let the worker drain the queue.
+    polled = s.sim.state.count("images", A)
+    wait_until(lambda: s.sim.state.count("images", A) >= polled + 4, 20, "more polls")
+    wait_until(lambda: s.redis.llen(f"rq:queue:{s.settings.queue_name}") == 0
+               and s.redis.zcard(f"rq:wip:{s.settings.queue_name}") == 0, 20, "the queue to drain")
     ids = [r.webhook_id for r in s.receiver.received]
     assert len(ids) == len(set(ids)), "duplicate event ids"
     order = ["QUEUED", "GENERATING", "PROCESSING", "COMPLETED"]

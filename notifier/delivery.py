@@ -50,6 +50,7 @@ MAX_INLINE_WAIT_S = 2.0
 TRIES_PER_ATTEMPT = 5
 """Rate-limited tries (429) do not count as failures, but a delivery gets at most this many per attempt."""
 DEFAULT_429_WAIT_S = 1.0
+_RQ_RETRY_CAP = 1_000_000
 GONE_STATUSES = frozenset({404, 410})
 
 
@@ -165,8 +166,10 @@ def _wait_for_turn(ctx: DeliveryContext, sink: Sink) -> float:
         waited += wait
 
 
-def _later(ctx: DeliveryContext, seconds: float) -> Retry:
-    return Retry(max=ctx.settings.delivery_max_attempts * TRIES_PER_ATTEMPT, interval=max(1, math.ceil(seconds)))
+def _later(seconds: float) -> Retry:
+    # RQ would fail a job that returned Retry more than `max` times, with no reason recorded; the job
+    # decides itself when to give up (failures, 429s) and raises then, so RQ's own cap is out of reach.
+    return Retry(max=_RQ_RETRY_CAP, interval=max(1, math.ceil(seconds)))
 
 
 def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | None:
@@ -186,7 +189,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
         if wait > 0:
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s: rate limited, next try in %.1f s", sink_name, wait, extra=fields)
-            return _later(ctx, wait)
+            return _later(wait)
         response = sink.send(ctx.client, sink.build_request(event, time.time()), ctx.settings.delivery_timeout_s)
     except DeliveryError as error:
         max_tries = ctx.settings.delivery_max_attempts * TRIES_PER_ATTEMPT
@@ -196,7 +199,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             ctx.limiter.block(sink_name, seconds)
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s answered 429: waiting %.1f s before the next try", sink_name, seconds, extra=fields)
-            return _later(ctx, seconds)
+            return _later(seconds)
         failures += 1
         if job is not None:
             job.meta["failures"] = failures
@@ -211,7 +214,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             raise
         metrics().deliveries.labels(sink.kind if sink else "unknown", "retry").inc()
         log.warning("delivery failed, retrying in %.1f s: %s", delay, error, extra=fields)
-        return _later(ctx, delay)
+        return _later(delay)
     assert sink is not None
     metrics().deliveries.labels(sink.kind, "delivered").inc()
     detected = _parse_timestamp(event.timestamp)

@@ -1,0 +1,164 @@
+"""`python -m bench [--quick] [--no-write]`: measure, print a table, write BENCHMARKS.md.
+
+Everything runs on loopback against its own Redis, simulated upstream and receivers. Each figure is
+the median of several runs (min and max beside it), next to its baseline measured in the same run.
+`--quick` is a smoke run (small sizes, one run each) that checks the benchmark itself works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import delivery, polling
+from bench.harness import Receiver, percentile, private_redis
+from notifier.embedded_redis import find_redis_server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Row:
+    figure: str
+    values: list[float]
+    unit: str
+    baseline: str = ""
+    target: str = ""
+    met: bool | None = None
+
+    def cells(self) -> list[str]:
+        med = statistics.median(self.values)
+        spread = f"{min(self.values):.4g} – {max(self.values):.4g}" if len(self.values) > 1 else ""
+        verdict = "" if self.met is None else ("met" if self.met else "NOT met")
+        return [self.figure, f"{med:.4g} {self.unit}", spread, self.baseline, self.target, verdict]
+
+
+def repeat(times: int, measure: Callable[[], float]) -> list[float]:
+    return [measure() for _ in range(times)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="small sizes, one run each (a smoke test)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+    runs = 1 if args.quick else 3
+    n_fast, n_slow = (200, 20) if args.quick else (2000, 60)
+    rows: list[Row] = []
+    started = time.monotonic()
+    with private_redis() as url:
+        fast, slow, dead = Receiver(), Receiver(delay_s=0.1), Receiver(dead=True)
+
+        rss_worker: list[float] = []
+
+        def fast_run() -> float:
+            rate, rss = delivery.throughput(url, fast, n_fast)
+            rss_worker.append(rss)
+            return rate
+
+        rates = repeat(runs, fast_run)
+        loop = repeat(runs, lambda: delivery.plain_loop(fast, n_fast))
+        ratio = statistics.median(rates) / statistics.median(loop)
+        rows.append(Row("deliveries/s, fast receiver, 1 worker", rates, "/s",
+                        f"httpx loop {statistics.median(loop):.0f}/s (ratio {ratio:.2f})", ">= 1500/s and >= 0.5x loop",
+                        statistics.median(rates) >= 1500 and ratio >= 0.5))
+        slow_rates = repeat(runs, lambda: delivery.throughput(url, slow, n_slow)[0])
+        slow_loop = repeat(runs, lambda: delivery.plain_loop(slow, n_slow))
+        rows.append(Row("deliveries/s, 100 ms receiver, 1 worker", slow_rates, "/s",
+                        f"httpx loop {statistics.median(slow_loop):.1f}/s", ">= 500/s",
+                        statistics.median(slow_rates) >= 500))
+
+        count, limit = (5, 15.0) if args.quick else (20, 60.0)
+        alone = delivery.isolation(url, fast, None, count=count, spacing_s=0.1, limit_s=limit)
+        beside = delivery.isolation(url, fast, dead, count=count, spacing_s=0.1, limit_s=limit)
+        rows.append(Row("healthy endpoint p95 latency beside a dead one (2 workers)", [beside[1]], "s",
+                        f"alone {alone[1]:.3f} s (p50 {alone[0]:.3f}); beside: p50 {beside[0]:.3f} s, "
+                        f"{beside[2]}/{count} arrived in {limit:.0f} s", "< +10%", beside[1] < alone[1] * 1.1))
+
+        detect: list[float] = []
+        rss_poller: list[float] = []
+        unseen = 0
+        for _ in range(runs):
+            latencies, skipped, rss = polling.detection(url, fast, images=3 if args.quick else 10,
+                                                        window_s=3.0 if args.quick else 10.0)
+            detect += latencies
+            unseen += skipped
+            rss_poller.append(rss)
+        rows.append(Row("detection latency p50, default poll interval", [percentile(detect, 0.5)], "s",
+                        f"{len(detect)} changes; {unseen} short GENERATING phases fell between two polls"))
+        rows.append(Row("detection latency p95", [percentile(detect, 0.95)], "s", "", "<= 1.5 s",
+                        percentile(detect, 0.95) <= 1.5))
+        rows.append(Row("detection latency max", [max(detect)], "s"))
+
+        for finished in (0, 1000) if args.quick else (0, 1000, 10000):
+            for active in (0, 5) if args.quick else (0, 5, 200):
+                steady, everything = polling.requests_per_cycle(url, finished, active)
+                idle = active == 0
+                rows.append(Row(f"upstream requests/cycle, {finished} finished + {active} active", [steady], "",
+                                f"paging all: {everything}", "1 when idle" if idle else "",
+                                (steady == 1) if idle else None))
+
+        accounts = 100 if args.quick else 1000
+        cycle = polling.cycle_over_accounts(url, accounts, runs)
+        rows.append(Row(f"one poll cycle over {accounts} accounts", cycle, "s", "", "< 2 s",
+                        statistics.median(cycle) < 2))
+        tracked, finished_b = polling.memory_per_image(url, 1000 if args.quick else 10000)
+        rows.append(Row("Redis memory per tracked image", [tracked], "B", "", "< 300 B", tracked < 300))
+        rows.append(Row("Redis memory per finished image, until NOTIFIER_KNOWN_TTL_S", [finished_b], "B", "",
+                        "0 after the TTL (keys expire)"))
+        rows.append(Row("poller peak RSS", rss_poller, "MB"))
+        rows.append(Row("worker peak RSS", rss_worker, "MB"))
+    elapsed = time.monotonic() - started
+    table = render(rows)
+    print(table)
+    print(f"\n{len(rows)} figures in {elapsed:.0f} s")
+    if not args.no_write:
+        (ROOT / "BENCHMARKS.md").write_text(report(table, args, elapsed))
+        print("wrote BENCHMARKS.md")
+    return 0
+
+
+def render(rows: list[Row]) -> str:
+    head = ["figure", "median", "min – max", "baseline (same run)", "target", ""]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+               platform.processor())
+    binary = find_redis_server() or "redis-server"
+    redis_version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split()[2]
+    import os
+
+    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, Redis {redis_version[2:]}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def report(table: str, args: argparse.Namespace, elapsed: float) -> str:
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    return f"""# Benchmarks
+
+Measured by `{command}` on {time.strftime('%Y-%m-%d')}, in {elapsed:.0f} s.
+Machine: {machine()}.
+Medians of several runs (min – max beside); each baseline is measured in the same run. The machine
+drifts by up to 30% between runs: compare within one run.
+
+{table}
+
+See the "Reading the figures" section of the README's Benchmarks part for what each figure measures and
+where the time goes when a target is not met.
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

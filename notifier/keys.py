@@ -17,7 +17,7 @@ class Keys:
         return f"{self.prefix}:acct:{account}:tracked"
 
     def known(self, account: str) -> str:
-        """Sorted set: image_id -> when it was last seen, for every recently seen image."""
+        """Sorted set: image_id -> when it was last seen, for recently seen images no longer tracked."""
         return f"{self.prefix}:acct:{account}:known"
 
     def meta(self, account: str) -> str:

@@ -71,6 +71,22 @@ def pause_after_error(
     )
 
 
+def next_interval_s(active: int, remaining_s: list[float | None], settings: Settings) -> float:
+    """How long until an account's next poll. Pure.
+
+    Idle accounts wait ``poll_interval_s``; accounts with images in progress ``poll_interval_active_s``,
+    unless the upstream's estimates say every one of them needs longer: then the poll comes shortly before
+    the soonest is due, and never later than an idle account's.
+    """
+    if active == 0:
+        return settings.poll_interval_s
+    fast = min(settings.poll_interval_active_s, settings.poll_interval_s)
+    if remaining_s and all(r is not None for r in remaining_s):
+        soonest = min(r for r in remaining_s if r is not None)
+        return min(settings.poll_interval_s, max(fast, soonest - fast))
+    return fast
+
+
 class Poller:
     def __init__(
         self,
@@ -166,7 +182,7 @@ class Poller:
             log.exception("unexpected error while polling %s", account)
             message = self._note_failure(account, schedule, exc, self._clock())
             return None, message
-        schedule.next_poll_at = started + self._settings.poll_interval_s
+        schedule.next_poll_at = started + next_interval_s(scan.active, scan.remaining_s, self._settings)
         metrics().poll_duration.observe(self._clock() - started)
         self._note_success(account, schedule)
         self._safe_finish(account, started, None)

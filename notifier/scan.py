@@ -19,13 +19,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from notifier.errors import UpstreamNotFound
 from notifier.events import Event
 from notifier.keys import NO_EMAIL
 from notifier.statuses import deleted, resolve
 from notifier.tracker import Observation, Tracker
-from notifier.transitions import Mode, is_old
+from notifier.transitions import Mode, created_at, is_old
 from notifier.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ class ScanResult:
     events: list[Event] = field(default_factory=list)
     lookups: int = 0
     skipped_items: int = 0
+    active: int = 0
+    """Images seen in progress (not final) in this poll."""
+    remaining_s: list[float | None] = field(default_factory=list)
+    """Per active image, the upstream's estimate of the seconds left (None when it gave none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,7 @@ def scan_account(
         seen.update(img["image_id"] for img in fresh)
         result.seen = len(seen)
         observations = [Observation(img, resolve(img)) for img in fresh]
+        _note_active(result, observations, now)
         applied = tracker.apply(account, observations, mode=mode, now=now)
         result.events.extend(applied.events)
         if on_page is not None:
@@ -115,4 +121,24 @@ def scan_account(
             observation = Observation({"image_id": image_id}, deleted())
         applied = tracker.apply(account, [observation], mode=Mode.NORMAL, now=now)
         result.events.extend(applied.events)
+        _note_active(result, [observation], now)
     return result
+
+
+def _note_active(result: ScanResult, observations: list[Observation], now: float) -> None:
+    for obs in observations:
+        if not obs.status.final:
+            result.active += 1
+            result.remaining_s.append(remaining_s(obs.image, now))
+
+
+def remaining_s(image: dict[str, Any], now: float) -> float | None:
+    """Seconds the upstream expects the image still needs, from ``queue_data``; None when unknown."""
+    queue = image.get("queue_data")
+    if not isinstance(queue, dict):
+        return None
+    estimate, started = queue.get("estimated_gen_time"), queue.get("processing_start_time")
+    if not isinstance(estimate, int | float) or isinstance(estimate, bool) or not isinstance(started, str):
+        return None
+    begun = created_at({"created_at": started})
+    return None if begun is None else begun + float(estimate) - now

@@ -62,8 +62,12 @@ class Settings(BaseSettings):
     queue_name: str = "notifier-deliveries"
     """RQ queue the delivery jobs go to."""
 
-    poll_interval_s: float = Field(2.0, ge=0.1, le=3600)
-    """Seconds between two polls of an account."""
+    poll_interval_s: float = Field(3.0, ge=0.1, le=3600)
+    """Seconds between two polls of an account with nothing in progress."""
+    poll_interval_active_s: float = Field(1.0, ge=0.1, le=3600)
+    """Seconds between two polls of an account with images in progress (longer when the upstream's
+    ``queue_data.estimated_gen_time`` says they need longer, up to ``poll_interval_s``; never longer than
+    ``poll_interval_s``)."""
     poll_concurrency: int = Field(8, ge=1, le=256)
     """How many accounts are polled at the same time."""
     page_size: int = Field(50, ge=1, le=100)

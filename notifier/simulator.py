@@ -69,6 +69,12 @@ class SimImage:
             "updated_at": _iso(max(at for at, _ in self.timeline if at <= now) if now >= self.created_at
                                else self.created_at),
         }
+        finals = [at for at, step in self.timeline if KNOWN_STATUSES.get(step, ("", False))[1]]
+        if code in (5, 9, 10) and finals:
+            # Like the upstream's, an estimate (here: exact) of when the image will be done.
+            body["queue_data"] = {"estimated_gen_time": round(min(finals) - self.created_at, 1),
+                                  "processing_start_time": _iso(self.created_at), "queue_count": 0,
+                                  "queue_time": 0}
         if code == 1:
             number = self.image_id.rsplit(":", 1)[-1]
             body["image_path"] = f"image/{number}.webp"

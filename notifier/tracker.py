@@ -138,7 +138,10 @@ class Tracker:
             pipe.hset(tracked_key, mapping=keep)  # type: ignore[arg-type]
         if drop:
             pipe.hdel(tracked_key, *drop)
-        pipe.zadd(known_key, {obs.image_id: now for obs, _ in decisions})
+        # Tracked images are known by being tracked: only the others go in the known set (memory).
+        known = {obs.image_id: now for obs, d in decisions if d.track is None}
+        if known:
+            pipe.zadd(known_key, known)
         pipe.expire(tracked_key, self._known_ttl_s)
         pipe.expire(known_key, self._known_ttl_s)
 

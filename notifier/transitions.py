@@ -31,7 +31,7 @@ class Tracked:
     first_seen: float
 
     def dump(self) -> str:
-        return json.dumps([self.status.name, self.status.code, round(self.first_seen, 3)], separators=(",", ":"))
+        return json.dumps([self.status.name, self.status.code, int(self.first_seen)], separators=(",", ":"))
 
     @classmethod
     def load(cls, raw: str | bytes) -> Tracked:

@@ -11,7 +11,7 @@ import pytest
 
 from notifier.errors import UpstreamAuthError, UpstreamUnavailable
 from notifier.keys import Keys
-from notifier.poller import Poller, pause_after_error
+from notifier.poller import Poller, next_interval_s, pause_after_error
 from notifier.settings import Settings
 from notifier.simulator import SimState
 from notifier.tracker import Tracker
@@ -147,3 +147,34 @@ def test_a_hanging_account_does_not_hold_the_others(make_settings: Any, fake_red
         thread.join(10)
         poller.close()
     assert fake_redis.get(Keys(settings.key_prefix).heartbeat("poller")) is not None
+
+
+@pytest.mark.parametrize(
+    ("active", "remaining", "expected"),
+    [
+        (0, [], 3.0),  # idle
+        (2, [None, None], 1.0),  # in progress, no estimate
+        (2, [20.0, 30.0], 3.0),  # long way to go: no faster than idle
+        (1, [2.5], 1.5),  # due soon: just before it
+        (1, [0.2], 1.0),  # overdue or nearly: the active pace
+        (2, [20.0, None], 1.0),  # one without an estimate sets the pace
+    ],
+)
+def test_adaptive_interval(active: int, remaining: list[float | None], expected: float) -> None:
+    settings = Settings(_env_file=None, poll_interval_s=3.0, poll_interval_active_s=1.0)
+    assert next_interval_s(active, remaining, settings) == expected
+
+
+def test_active_pace_never_slower_than_idle() -> None:
+    settings = Settings(_env_file=None, poll_interval_s=0.5, poll_interval_active_s=1.0)
+    assert next_interval_s(3, [None], settings) == 0.5
+
+
+def test_accounts_with_images_in_progress_are_polled_sooner(setup: Any) -> None:
+    poller, state, clock, _ = setup
+    poller.run_cycle()
+    state.add_image(A, 9)
+    clock.now += 2
+    poller.run_cycle()
+    clock.now += 1.0  # A is active: due after the active interval; B idle: not yet
+    assert [scan.account for scan in poller.run_cycle().scans] == [A]

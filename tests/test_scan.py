@@ -174,3 +174,22 @@ def test_unknown_status_is_an_event_and_stays_tracked(world: World) -> None:
     assert image in world.tracker.tracked(A)
     world.state.set_status(image, 1)
     assert [e.type for e in world.scan().events] == ["image.completed"]
+
+
+def test_upstream_estimates_are_read_when_present(world: World) -> None:
+    world.scan()
+    world.state.add_image(A, 9, steps=[(30.0, 1)])
+    world.state.add_image(A, 5)
+    result = world.scan()
+    assert result.active == 2
+    estimated, unknown = sorted(result.remaining_s, key=lambda r: r is None)
+    assert unknown is None
+    assert estimated is not None and 25 < estimated <= 31
+
+
+@pytest.mark.parametrize("queue_data", [None, "soon", {"estimated_gen_time": "5"}, {"estimated_gen_time": 5},
+                                        {"estimated_gen_time": 5, "processing_start_time": "yesterday"}])
+def test_garbage_estimates_are_unknown(queue_data: object) -> None:
+    from notifier.scan import remaining_s
+
+    assert remaining_s({"queue_data": queue_data}, 0.0) is None

@@ -61,5 +61,5 @@ def test_old_unknown_image_is_recorded_without_event() -> None:
 
 
 def test_tracked_state_round_trips() -> None:
-    tracked = Tracked(Status("UNKNOWN", 6, False), 12.5)
+    tracked = Tracked(Status("UNKNOWN", 6, False), 12.0)  # whole seconds are kept: memory
     assert Tracked.load(tracked.dump()) == tracked

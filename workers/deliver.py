@@ -18,6 +18,7 @@ defaults a killed delivery runs again within 75 s of its start (see
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from rq import SimpleWorker
@@ -29,12 +30,21 @@ from notifier.delivery import CRASH_RETRY_INTERVAL_S, DeliveryContext, install, 
 from notifier.errors import DeliveryError
 from notifier.settings import Settings
 from workers.ops import start_ops
+from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
 
 
 class DeliveryWorker(SimpleWorker):
     abandon_grace_s = 15
+    stop_before_start: threading.Event | None = None
+    """Set by a SIGTERM or SIGINT that came before RQ installed its own handlers."""
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()  # type: ignore[no-untyped-call]
+        if self.stop_before_start is not None and self.stop_before_start.is_set():
+            # The work loop checks this before taking its first job.
+            self._stop_requested = True
 
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         # A refused delivery was logged by the job, once and without a traceback; RQ would log
@@ -65,6 +75,7 @@ def recovery_bound_s(settings: Settings) -> int:
 
 
 def main(settings: Settings, *, burst: bool = False) -> int:
+    early_stop = stop_event_on_signals("worker", "stopping once started")
     client = connect(settings)
     install(DeliveryContext.from_settings(settings))
     worker = DeliveryWorker(
@@ -75,6 +86,9 @@ def main(settings: Settings, *, burst: bool = False) -> int:
         maintenance_interval=settings.worker_maintenance_interval_s,
     )
     worker.abandon_grace_s = settings.worker_abandon_grace_s
+    worker.stop_before_start = early_stop
+    if early_stop.is_set():
+        return 0
     start_ops(settings, client, "worker", live=lambda: True)
     worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
     return 0

@@ -13,9 +13,9 @@ log = logging.getLogger(__name__)
 
 
 def main(settings: Settings) -> int:
+    stop = stop_event_on_signals("poller", "stopping after the current cycle")
     client = connect(settings)
     poller = build_poller(settings, client)
-    stop = stop_event_on_signals("poller", "stopping after the current cycle")
     ops = start_ops(settings, client, "poller", live=lambda: not stop.is_set())
     try:
         poller.run_forever(stop)

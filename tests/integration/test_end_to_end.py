@@ -9,7 +9,9 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import pytest
+from rq import Worker
 
+from notifier.delivery import make_queue
 from notifier.keys import Keys
 from tests.integration.conftest import A, Stack
 from tests.support.processes import settings_env, wait_until
@@ -122,6 +124,9 @@ def test_sigterm_stops_poller_and_worker_cleanly(stack: Callable[..., Stack]) ->
     s = stack()
     poller, worker = s.spawn(["poller"]), s.spawn(["worker"])
     wait_until(lambda: baselined(s), 20, "the first poll")
+    # Before RQ installs its handlers a SIGTERM simply ends the worker: wait until it listens.
+    queue = make_queue(s.redis, s.settings)
+    wait_until(lambda: len(Worker.all(queue=queue)) == 1, 20, "the worker to listen")
     for proc in (poller, worker):
         proc.popen.send_signal(signal.SIGTERM)
     assert poller.wait(15) == 0

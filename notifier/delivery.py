@@ -36,7 +36,7 @@ from notifier.keys import Keys
 from notifier.metrics import metrics
 from notifier.ratelimit import RateLimiter
 from notifier.settings import Settings, load_settings
-from notifier.sinks import Sink, build_sinks, routes
+from notifier.sinks import Sink, build_sinks
 from notifier.tracker import EnqueueFn
 
 log = logging.getLogger(__name__)
@@ -70,21 +70,42 @@ def job_id(event_id: str, sink_name: str) -> str:
 def make_enqueuer(queue: Queue, sinks: Sequence[Sink], settings: Settings) -> EnqueueFn:
     """The function the tracker calls inside its MULTI to add one job per (event, sink)."""
 
+    common = {
+        "timeout": settings.delivery_job_timeout_s,
+        "result_ttl": 0,
+        "failure_ttl": settings.failed_ttl_s,
+        "retry": Retry(max=settings.crash_retries, interval=CRASH_RETRY_INTERVAL_S),
+    }
+
     def enqueue(pipe: Any, events: Sequence[Event]) -> None:
-        datas = [
-            Queue.prepare_data(
-                JOB_FUNC,
-                args=(sink.name, event.id, event.payload()),
-                job_id=job_id(event.id, sink.name),
-                timeout=settings.delivery_job_timeout_s,
-                result_ttl=0,
-                failure_ttl=settings.failed_ttl_s,
-                description=f"{event.type} {event.data['image_id']} -> {sink.name}",
-                retry=Retry(max=settings.crash_retries, interval=CRASH_RETRY_INTERVAL_S),
-            )
-            for event in events
-            for sink in routes(sinks, event)
-        ]
+        from notifier.batch_delivery import BATCH_FUNC, batch_job_id
+
+        datas = []
+        for sink in sinks:
+            routed = [event for event in events if sink.accepts(event)]
+            size = settings.delivery_batch_size
+            if len(routed) > 1 and size > 1 and sink.config.rate_per_s is None:
+                # A burst: a few jobs that each send many at once (see notifier.batch_delivery).
+                for start in range(0, len(routed), size):
+                    chunk = routed[start:start + size]
+                    datas.append(Queue.prepare_data(
+                        BATCH_FUNC,
+                        args=(sink.name, [[event.id, event.payload()] for event in chunk]),
+                        job_id=batch_job_id(sink.name, [event.id for event in chunk]),
+                        description=f"{len(chunk)} events -> {sink.name}",
+                        **common,  # type: ignore[arg-type]
+                    ))
+                continue
+            datas += [
+                Queue.prepare_data(
+                    JOB_FUNC,
+                    args=(sink.name, event.id, event.payload()),
+                    job_id=job_id(event.id, sink.name),
+                    description=f"{event.type} {event.data['image_id']} -> {sink.name}",
+                    **common,  # type: ignore[arg-type]
+                )
+                for event in routed
+            ]
         if datas:
             queue.enqueue_many(datas, pipeline=pipe)
 
@@ -217,7 +238,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
         return _later(delay)
     assert sink is not None
     metrics().deliveries.labels(sink.kind, "delivered").inc()
-    detected = _parse_timestamp(event.timestamp)
+    detected = detected_at(event.timestamp)
     if detected is not None:
         metrics().delivery_latency.labels(sink.kind).observe(max(0.0, time.time() - detected))
     log.info(
@@ -227,7 +248,8 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
     return None
 
 
-def _parse_timestamp(value: str) -> float | None:
+def detected_at(value: str) -> float | None:
+    """When the change was detected: the event's ``timestamp``."""
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:

@@ -36,6 +36,10 @@ class Keys:
         """String: until when a sink asked everyone to wait (429)."""
         return f"{self.prefix}:sink:{sink}:blocked"
 
+    def circuit(self, sink: str) -> str:
+        """String with a TTL: a sink found dead, left alone until it expires."""
+        return f"{self.prefix}:sink:{sink}:circuit"
+
     def gone(self, sink: str) -> str:
         """String with a TTL: why a sink is gone (404/410), so that it is logged once."""
         return f"{self.prefix}:sink:{sink}:gone"

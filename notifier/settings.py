@@ -103,6 +103,10 @@ class Settings(BaseSettings):
 
     delivery_timeout_s: float = Field(10.0, gt=0, le=60)
     """Timeout of one delivery request."""
+    delivery_batch_size: int = Field(50, ge=1, le=1000)
+    """Most events one job sends to a webhook when several arrive together (1: one job per event)."""
+    delivery_concurrency: int = Field(50, ge=1, le=500)
+    """Requests a batch job keeps in flight to its webhook."""
     delivery_max_attempts: int = Field(10, ge=1, le=50)
     """Tries per delivery before it goes to the failed registry."""
     delivery_backoff_base_s: float = Field(2.0, ge=0.1, le=3600)

@@ -92,7 +92,8 @@ def test_racing_trackers_announce_a_transition_once(fake_redis: fakeredis.FakeRe
 def test_jobs_are_enqueued_in_the_same_transaction(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> None:
     settings: Settings = make_settings(
         webhooks=[{"url": "https://a.example/h", "secret": SECRET, "name": "all"},
-                  {"url": "https://b.example/h", "secret": SECRET, "name": "done", "events": ["image.completed"]}]
+                  {"url": "https://b.example/h", "secret": SECRET, "name": "done", "events": ["image.completed"]}],
+        delivery_batch_size=1,
     )
     queue = make_queue(fake_redis, settings)
     enqueue = make_enqueuer(queue, list(build_sinks(settings).values()), settings)
@@ -122,3 +123,23 @@ def test_failed_cycle_does_not_mark_baseline(fake_redis: fakeredis.FakeRedis) ->
     tracker = make(fake_redis)
     tracker.finish_cycle("a@x.com", NOW, error="401")
     assert not tracker.is_baselined("a@x.com")
+
+
+def test_a_burst_for_a_webhook_becomes_batch_jobs(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> None:
+    from notifier.batch_delivery import BATCH_FUNC
+
+    settings: Settings = make_settings(
+        webhooks=[{"url": "https://a.example/h", "secret": SECRET, "name": "all"}],
+        slack_webhook_url="https://hooks.slack.com/services/x", delivery_batch_size=2,
+    )
+    queue = make_queue(fake_redis, settings)
+    enqueue = make_enqueuer(queue, list(build_sinks(settings).values()), settings)
+    tracker = Tracker(fake_redis, Keys("t"), enqueue=enqueue, max_age_s=3600, known_ttl_s=86400)
+    result = tracker.apply("a@x.com", [obs(f"c{n}", 1) for n in range(5)], mode=Mode.NORMAL, now=NOW)
+    jobs = [queue.fetch_job(jid) for jid in queue.get_job_ids()]
+    batches = [job for job in jobs if job.func_name == BATCH_FUNC]
+    singles = [job for job in jobs if job.func_name != BATCH_FUNC]
+    # The webhook gets 2 + 2 + 1; Slack, rate limited, one job per event.
+    assert [len(job.args[1]) for job in batches] == [2, 2, 1]
+    assert sorted(item[0] for job in batches for item in job.args[1]) == sorted(e.id for e in result.events)
+    assert len(singles) == 5 and {job.args[0] for job in singles} == {"slack"}

@@ -1,0 +1,131 @@
+"""Batch delivery: one RQ job sends many events to one webhook, concurrently.
+
+RQ costs a few milliseconds per job, which caps one-job-per-delivery at a few hundred a second; a
+burst of events for a webhook is therefore enqueued as jobs of up to ``delivery_batch_size`` events,
+each sent with up to ``delivery_concurrency`` requests in flight. What fails in a batch does not fail
+the batch: each failed delivery becomes its own single-delivery job with the usual policy (a retry
+after the back-off, or the failed registry with its reason when the refusal is final), so retries,
+``notifier replay`` and the failed registry work per delivery as before. A worker killed mid-batch
+leaves the batch to be run again (at least once: receivers deduplicate on ``webhook-id``).
+
+A sink whose last batch timed out or could not connect entirely is "open" for a while: its batches
+wait in the scheduler instead of tying up a worker for the whole timeout, so a dead endpoint does
+not slow the healthy ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from rq import Queue, Retry, get_current_job
+from rq.job import JobStatus
+from rq.registry import FailedJobRegistry
+from rq.results import Result
+
+from notifier.delivery import (
+    JOB_FUNC,
+    DeliveryContext,
+    current_context,
+    detected_at,
+    job_id,
+    make_queue,
+    next_try,
+)
+from notifier.errors import DeliveryError
+from notifier.events import Event
+from notifier.keys import Keys
+from notifier.metrics import metrics
+from notifier.sinks import Sink
+from notifier.sinks.base import SinkResponse
+from notifier.sinks.batch import send_all
+
+log = logging.getLogger(__name__)
+
+BATCH_FUNC = "notifier.batch_delivery.deliver_batch"
+OPEN_FOR_S = 30
+"""How long a sink whose whole batch failed to connect or timed out is left alone."""
+
+
+def batch_job_id(sink_name: str, event_ids: list[str]) -> str:
+    digest = hashlib.sha256(",".join(event_ids).encode()).hexdigest()[:24]
+    return f"batch_{digest}-{sink_name}"
+
+
+def _single_job_kwargs(ctx: DeliveryContext, sink: Sink, event: Event, failures: int) -> dict[str, Any]:
+    settings = ctx.settings
+    return {
+        "args": (sink.name, event.id, event.payload()),
+        "job_id": job_id(event.id, sink.name),
+        "timeout": settings.delivery_job_timeout_s,
+        "result_ttl": 0,
+        "failure_ttl": settings.failed_ttl_s,
+        "description": f"{event.type} {event.data['image_id']} -> {sink.name}",
+        "meta": {"failures": failures},
+    }
+
+
+def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, error: DeliveryError) -> str:
+    """Hand one failed delivery of a batch to the single-delivery policy; returns what was done."""
+    rate_limited = error.status_code == 429
+    failures = 0 if rate_limited else 1
+    kwargs = _single_job_kwargs(ctx, sink, event, failures)
+    delay = (error.retry_after_s or 1.0) if rate_limited else next_try(error, failures, ctx.settings, ctx.rng)
+    if delay is not None:
+        queue.enqueue_in(timedelta(seconds=max(1.0, delay)), JOB_FUNC,
+                         retry=Retry(max=ctx.settings.crash_retries), **kwargs)
+        return f"retry in {delay:.0f} s"
+    # Final refusal: file it as a failed delivery with its reason, without sending it again.
+    job = queue.create_job(JOB_FUNC, status=JobStatus.FAILED, **kwargs)
+    with ctx.store.pipeline() as pipe:
+        job.save(pipeline=pipe)
+        FailedJobRegistry(queue=queue).add(job, ttl=ctx.settings.failed_ttl_s, exc_string=str(error), pipeline=pipe)
+        Result.create_failure(job, ctx.settings.failed_ttl_s, exc_string=str(error), pipeline=pipe)
+        pipe.execute()
+    return "failed"
+
+
+def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
+    """The RQ job: send several events to one webhook at once."""
+    ctx = current_context()
+    sink = ctx.sinks.get(sink_name)
+    if sink is None:
+        raise DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
+    open_key = Keys(ctx.settings.key_prefix).circuit(sink_name)
+    left = ctx.store.pttl(open_key)
+    if isinstance(left, int) and left > 0:
+        # Another batch found this endpoint dead moments ago: wait instead of holding a worker.
+        return Retry(max=1_000_000, interval=max(1, round(left / 1000)))
+    events = [Event(id=eid, type=p["type"], timestamp=p["timestamp"], data=p["data"]) for eid, p in items]
+    now = time.time()
+    results = send_all([sink.build_request(e, now) for e in events], ctx.settings.delivery_timeout_s,
+                       ctx.settings.delivery_concurrency)
+    failed = [(e, r) for e, r in zip(events, results, strict=True) if isinstance(r, DeliveryError)]
+    if failed and len(failed) == len(events) and all(r.status_code is None for _, r in failed):
+        ctx.store.set(open_key, "1", ex=OPEN_FOR_S)
+        log.warning("%s: every delivery of a batch of %d timed out or could not connect; leaving it alone for "
+                    "%d s", sink_name, len(events), OPEN_FOR_S, extra={"sink": sink_name})
+    queue = make_queue(ctx.store, ctx.settings)
+    for event, result in zip(events, results, strict=True):
+        fields = {"event_id": event.id, "event_type": event.type, "image_id": event.data.get("image_id"),
+                  "account": event.data.get("email"), "sink": sink_name}
+        if isinstance(result, SinkResponse):
+            metrics().deliveries.labels(sink.kind, "delivered").inc()
+            detected = detected_at(event.timestamp)
+            if detected is not None:
+                metrics().delivery_latency.labels(sink.kind).observe(max(0.0, time.time() - detected))
+            log.info("delivered %s for image %s to %s: %d", event.type, fields["image_id"], sink_name,
+                     result.status_code, extra=fields)
+        else:
+            outcome = _follow_up(ctx, queue, sink, event, result)
+            metrics().deliveries.labels(sink.kind, "retry" if outcome != "failed" else "failed").inc()
+            log.warning("delivery failed (%s): %s", outcome, result, extra=fields)
+    job = get_current_job()
+    if job is not None and failed:
+        job.meta["failed"] = len(failed)
+        job.save_meta()  # type: ignore[no-untyped-call]
+    return None
+

@@ -138,3 +138,28 @@ def percentile(values: list[float], q: float) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+_SIM_SCRIPT = """
+import sys, threading
+from notifier.simulator import Simulator, SimState
+state = SimState(sys.argv[1])
+for n in range(int(sys.argv[2])):
+    state.add_history(f"user{n}@example.com", int(sys.argv[3]))
+sim = Simulator(state, port=int(sys.argv[4])).start()
+print(sim.url, flush=True)
+threading.Event().wait()
+"""
+
+
+@contextmanager
+def simulator_process(token: str, accounts: int, history: int) -> Iterator[str]:
+    """A simulated upstream in its own process, so its CPU is not the poller's (as a real upstream's)."""
+    proc = subprocess.Popen([sys.executable, "-c", _SIM_SCRIPT, token, str(accounts), str(history),
+                             str(free_port())], stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    try:
+        yield url
+    finally:
+        stop(proc)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 
 from bench.delivery import SECRET
-from bench.harness import Receiver, env_for, peak_rss_mb, percentile, spawn, stop
+from bench.harness import Receiver, env_for, peak_rss_mb, percentile, simulator_process, spawn, stop
 from notifier.app import build_tracker
 from notifier.events import event_id
 from notifier.keys import Keys
@@ -99,16 +99,13 @@ def requests_per_cycle(redis_url: str, finished: int, active: int, page_size: in
 
 def cycle_over_accounts(redis_url: str, accounts: int, repeats: int) -> list[float]:
     """Seconds for one poll of every account (after their first poll), ``repeats`` times."""
-    state = SimState(TOKEN)
     emails = [f"user{n}@example.com" for n in range(accounts)]
-    for email in emails:
-        state.add_history(email, 3)
     prefix = f"cycle{random.randrange(10**9)}"
-    with Simulator(state) as sim:
-        settings = Settings(_env_file=None, useapi_token=TOKEN, useapi_base_url=sim.url, accounts=",".join(emails),
+    with simulator_process(TOKEN, accounts, 3) as sim_url:
+        settings = Settings(_env_file=None, useapi_token=TOKEN, useapi_base_url=sim_url, accounts=",".join(emails),
                             redis_url=redis_url, key_prefix=prefix, queue_name=prefix)
         client = redis.Redis.from_url(redis_url)
-        upstream = UpstreamClient(sim.url, TOKEN, timeout_s=10, max_connections=settings.poll_concurrency * 2)
+        upstream = UpstreamClient(sim_url, TOKEN, timeout_s=10, max_connections=settings.poll_concurrency * 2)
         poller = Poller(settings, upstream, build_tracker(settings, client), client)
         try:
             poller.run_cycle(force=True)

@@ -26,6 +26,7 @@ from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 from rq.results import Result
 
+from notifier.circuit import OPEN_FOR_S
 from notifier.delivery import (
     JOB_FUNC,
     DeliveryContext,
@@ -37,7 +38,6 @@ from notifier.delivery import (
 )
 from notifier.errors import DeliveryError
 from notifier.events import Event
-from notifier.keys import Keys
 from notifier.metrics import metrics
 from notifier.sinks import Sink
 from notifier.sinks.base import SinkResponse
@@ -46,8 +46,6 @@ from notifier.sinks.batch import send_all
 log = logging.getLogger(__name__)
 
 BATCH_FUNC = "notifier.batch_delivery.deliver_batch"
-OPEN_FOR_S = 30
-"""How long a sink whose whole batch failed to connect or timed out is left alone."""
 
 
 def batch_job_id(sink_name: str, event_ids: list[str]) -> str:
@@ -94,18 +92,23 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     sink = ctx.sinks.get(sink_name)
     if sink is None:
         raise DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
-    open_key = Keys(ctx.settings.key_prefix).circuit(sink_name)
-    left = ctx.store.pttl(open_key)
-    if isinstance(left, int) and left > 0:
-        # Another batch found this endpoint dead moments ago: wait instead of holding a worker.
-        return Retry(max=1_000_000, interval=max(1, round(left / 1000)))
+    left = ctx.guard.open_for_s(sink_name)
+    if left > 0:
+        # This endpoint was found dead moments ago: wait instead of holding a worker.
+        return Retry(max=1_000_000, interval=max(1, round(left)))
+    lease = ctx.guard.acquire(sink_name)
+    if lease is None:
+        return Retry(max=1_000_000, interval=1)
     events = [Event(id=eid, type=p["type"], timestamp=p["timestamp"], data=p["data"]) for eid, p in items]
     now = time.time()
-    results = send_all([sink.build_request(e, now) for e in events], ctx.settings.delivery_timeout_s,
-                       ctx.settings.delivery_concurrency)
+    try:
+        results = send_all([sink.build_request(e, now) for e in events], ctx.settings.delivery_timeout_s,
+                           ctx.settings.delivery_concurrency)
+    finally:
+        ctx.guard.release(sink_name, lease)
     failed = [(e, r) for e, r in zip(events, results, strict=True) if isinstance(r, DeliveryError)]
     if failed and len(failed) == len(events) and all(r.status_code is None for _, r in failed):
-        ctx.store.set(open_key, "1", ex=OPEN_FOR_S)
+        ctx.guard.trip(sink_name)
         log.warning("%s: every delivery of a batch of %d timed out or could not connect; leaving it alone for "
                     "%d s", sink_name, len(events), OPEN_FOR_S, extra={"sink": sink_name})
     queue = make_queue(ctx.store, ctx.settings)

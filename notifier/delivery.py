@@ -29,6 +29,7 @@ from rq import Queue, Retry, get_current_job
 from rq.serializers import JSONSerializer
 
 from notifier.backoff import backoff_s
+from notifier.circuit import SinkGuard
 from notifier.connection import connect
 from notifier.errors import DeliveryError
 from notifier.events import Event
@@ -122,6 +123,7 @@ class DeliveryContext:
     rng: random.Random
     store: redis.Redis
     limiter: RateLimiter
+    guard: SinkGuard
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> DeliveryContext:
@@ -137,6 +139,9 @@ class DeliveryContext:
             rng=random.Random(),
             store=connection,
             limiter=RateLimiter(connection, Keys(settings.key_prefix)),
+            # A send ends within the delivery timeout: a lease older than that belongs to a dead worker,
+            # and expires before RQ notices the abandoned job (job timeout + grace is longer).
+            guard=SinkGuard(connection, Keys(settings.key_prefix), math.ceil(settings.delivery_timeout_s) + 2),
         )
 
 
@@ -206,12 +211,22 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
     try:
         if sink is None:
             raise DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
-        wait = _wait_for_turn(ctx, sink)
+        wait = ctx.guard.open_for_s(sink_name) or _wait_for_turn(ctx, sink)
         if wait > 0:
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
-            log.info("%s: rate limited, next try in %.1f s", sink_name, wait, extra=fields)
+            log.info("%s: not now (rate limit or unreachable), next try in %.1f s", sink_name, wait, extra=fields)
             return _later(wait)
-        response = sink.send(ctx.client, sink.build_request(event, time.time()), ctx.settings.delivery_timeout_s)
+        lease = ctx.guard.acquire(sink_name)
+        if lease is None:
+            return _later(1)  # another worker is on this sink: stay free for the others
+        try:
+            response = sink.send(ctx.client, sink.build_request(event, time.time()), ctx.settings.delivery_timeout_s)
+        except DeliveryError as error:
+            if error.status_code is None:
+                ctx.guard.trip(sink_name)
+            raise
+        finally:
+            ctx.guard.release(sink_name, lease)
     except DeliveryError as error:
         max_tries = ctx.settings.delivery_max_attempts * TRIES_PER_ATTEMPT
         if error.status_code == 429 and sink is not None and tries < max_tries:

@@ -40,6 +40,10 @@ class Keys:
         """String with a TTL: a sink found dead, left alone until it expires."""
         return f"{self.prefix}:sink:{sink}:circuit"
 
+    def lease(self, sink: str) -> str:
+        """String with a TTL: the one delivery job working on a sink ("token:started_at")."""
+        return f"{self.prefix}:sink:{sink}:lease"
+
     def gone(self, sink: str) -> str:
         """String with a TTL: why a sink is gone (404/410), so that it is logged once."""
         return f"{self.prefix}:sink:{sink}:gone"

@@ -103,9 +103,9 @@ class Settings(BaseSettings):
 
     delivery_timeout_s: float = Field(10.0, gt=0, le=60)
     """Timeout of one delivery request."""
-    delivery_batch_size: int = Field(50, ge=1, le=1000)
+    delivery_batch_size: int = Field(100, ge=1, le=1000)
     """Most events one job sends to a webhook when several arrive together (1: one job per event)."""
-    delivery_concurrency: int = Field(50, ge=1, le=500)
+    delivery_concurrency: int = Field(100, ge=1, le=500)
     """Requests a batch job keeps in flight to its webhook."""
     delivery_max_attempts: int = Field(10, ge=1, le=50)
     """Tries per delivery before it goes to the failed registry."""

@@ -28,9 +28,10 @@ TOKEN = "user:1-bench"  # noqa: S105 - the simulator's token
 
 
 def detection(redis_url: str, receiver: Receiver, *, images: int, window_s: float,
-              poll_interval_s: float | None = None) -> tuple[list[float], int, float]:
+              fixed_interval_s: float | None = None) -> tuple[list[float], int, float, float]:
     """Latencies (s) from a status change in the simulator to the receiver, how many intermediate statuses
-    went by between two polls unseen (no event, by design), and the poller's peak RSS (MB).
+    went by between two polls unseen (no event, by design), the poller's peak RSS (MB), and the upstream
+    requests per hour it spent on the account. ``fixed_interval_s`` turns adaptive polling off.
 
     A missing final (COMPLETED) event counts as an infinite latency: that one must always arrive.
     """
@@ -44,14 +45,15 @@ def detection(redis_url: str, receiver: Receiver, *, images: int, window_s: floa
                                   "redis_url": redis_url, "key_prefix": prefix, "queue_name": prefix,
                                   "webhooks": json.dumps([{"url": receiver.url, "secret": SECRET}]),
                                   "http_port": 0, "log_level": "WARNING"}
-        if poll_interval_s is not None:
-            values["poll_interval_s"] = poll_interval_s
+        if fixed_interval_s is not None:
+            values["poll_interval_s"] = values["poll_interval_active_s"] = fixed_interval_s
         poller, worker = spawn(["poller"], env_for(values)), spawn(["worker"], env_for(values))
         try:
             deadline = time.monotonic() + 30
             while state.count("images", account) < 2 and time.monotonic() < deadline:
                 time.sleep(0.05)
             rng = random.Random(7)
+            counted_from, counted = time.monotonic(), state.count("images", account)
             changes: dict[str, float] = {}
             finals: set[str] = set()
             now = time.time()
@@ -64,13 +66,17 @@ def detection(redis_url: str, receiver: Receiver, *, images: int, window_s: floa
             deadline = time.monotonic() + window_s + 30
             while not finals <= set(receiver.arrivals) and time.monotonic() < deadline:
                 time.sleep(0.05)
+            # The same span for every configuration: the account generates for the window, then is idle
+            # four times as long (busy 20% of the time).
+            time.sleep(max(0.0, counted_from + 5 * window_s - time.monotonic()))
+            per_hour = (state.count("images", account) - counted) / (time.monotonic() - counted_from) * 3600
             rss = peak_rss_mb(poller.pid)
         finally:
             stop(poller)
             stop(worker)
     latencies = [receiver.arrivals.get(eid, math.inf) - at for eid, at in changes.items()
                  if eid in receiver.arrivals or eid in finals]
-    return latencies, len(changes) - len(latencies), rss
+    return latencies, len(changes) - len(latencies), rss, per_hour
 
 
 def _tracker(redis_url: str, prefix: str) -> Any:

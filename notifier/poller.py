@@ -32,6 +32,8 @@ from notifier.upstream import UpstreamClient
 log = logging.getLogger(__name__)
 
 _TICK_S = 0.1
+LONG_WAIT_S = 20.0
+"""Images the upstream expects to need longer than this do not make their account poll faster yet."""
 
 
 @dataclass(slots=True)
@@ -75,15 +77,16 @@ def next_interval_s(active: int, remaining_s: list[float | None], settings: Sett
     """How long until an account's next poll. Pure.
 
     Idle accounts wait ``poll_interval_s``; accounts with images in progress ``poll_interval_active_s``,
-    unless the upstream's estimates say every one of them needs longer: then the poll comes shortly before
-    the soonest is due, and never later than an idle account's.
+    unless the upstream's estimates say every one of them needs a long while yet (over
+    ``LONG_WAIT_S``): then they are polled like idle ones until the soonest is near.
     """
     if active == 0:
         return settings.poll_interval_s
     fast = min(settings.poll_interval_active_s, settings.poll_interval_s)
     if remaining_s and all(r is not None for r in remaining_s):
         soonest = min(r for r in remaining_s if r is not None)
-        return min(settings.poll_interval_s, max(fast, soonest - fast))
+        if soonest > LONG_WAIT_S:
+            return min(settings.poll_interval_s, soonest - LONG_WAIT_S + fast)
     return fast
 
 

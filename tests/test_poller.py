@@ -154,8 +154,9 @@ def test_a_hanging_account_does_not_hold_the_others(make_settings: Any, fake_red
     [
         (0, [], 3.0),  # idle
         (2, [None, None], 1.0),  # in progress, no estimate
-        (2, [20.0, 30.0], 3.0),  # long way to go: no faster than idle
-        (1, [2.5], 1.5),  # due soon: just before it
+        (2, [40.0, 60.0], 3.0),  # a long way to go: polled like an idle account
+        (1, [21.5], 2.5),  # nearly near: the next poll lands as the fast pace starts
+        (1, [12.0], 1.0),  # due within the long-wait horizon: the active pace
         (1, [0.2], 1.0),  # overdue or nearly: the active pace
         (2, [20.0, None], 1.0),  # one without an estimate sets the pace
     ],

@@ -83,27 +83,29 @@ def main(argv: list[str] | None = None) -> int:
                         f"{beside[2]}/{count} arrived in {limit:.0f} s", "< +10%", beside[1] < alone[1] * 1.1))
 
         rss_poller: list[float] = []
-        found: dict[str, tuple[list[float], int, list[float]]] = {}
+        found: dict[str, tuple[list[float], list[float], list[float]]] = {}
         for label, fixed in (("adaptive (defaults)", None), ("fixed 2 s (the old default)", 2.0)):
-            detect, unseen, hourly = [], 0, []
+            progress, first, hourly = [], [], []
             for _ in range(min(runs, 2)):
-                latencies, skipped, rss, per_hour = polling.detection(
+                in_progress, first_seen, rss, per_hour = polling.detection(
                     url, fast, images=3 if args.quick else 10, window_s=2.0 if args.quick else 8.0,
                     fixed_interval_s=fixed)
-                detect += latencies
-                unseen += skipped
+                progress += in_progress
+                first += first_seen
                 hourly.append(per_hour)
                 rss_poller.append(rss)
-            found[label] = (detect, unseen, hourly)
-        (adaptive, unseen, hourly), (fixed_lat, _, fixed_hourly) = found.values()
-        fixed_p95 = percentile(fixed_lat, 0.95)
-        rows.append(Row("detection latency p50, default settings", [percentile(adaptive, 0.5)], "s",
-                        f"fixed 2 s: {percentile(fixed_lat, 0.5):.3f} s; {len(adaptive)} changes, {unseen} short "
-                        "GENERATING phases unseen"))
-        rows.append(Row("detection latency p95, default settings", [percentile(adaptive, 0.95)], "s",
-                        f"fixed 2 s: {fixed_p95:.3f} s", "<= 1.5 s", percentile(adaptive, 0.95) <= 1.5))
-        rows.append(Row("detection latency max, default settings", [max(adaptive)], "s",
+            found[label] = (progress, first, hourly)
+        (adaptive, adaptive_first, hourly), (fixed_lat, fixed_first, fixed_hourly) = found.values()
+        rows.append(Row("detection latency p50, image being generated, defaults", [percentile(adaptive, 0.5)], "s",
+                        f"fixed 2 s: {percentile(fixed_lat, 0.5):.3f} s ({len(adaptive)} changes)"))
+        rows.append(Row("detection latency p95, image being generated, defaults", [percentile(adaptive, 0.95)], "s",
+                        f"fixed 2 s: {percentile(fixed_lat, 0.95):.3f} s", "<= 1.5 s",
+                        percentile(adaptive, 0.95) <= 1.5))
+        rows.append(Row("detection latency max, image being generated, defaults", [max(adaptive)], "s",
                         f"fixed 2 s: {max(fixed_lat):.3f} s"))
+        rows.append(Row("detection latency p95, first sight of a new image, defaults",
+                        [percentile(adaptive_first, 0.95)], "s",
+                        f"fixed 2 s: {percentile(fixed_first, 0.95):.3f} s (idle accounts are polled every 3 s)"))
         rows.append(Row("upstream requests/hour, an account busy 20% of the time", hourly, "/h",
                         f"fixed 2 s: {statistics.median(fixed_hourly):.0f}/h", "not above fixed 2 s",
                         statistics.median(hourly) <= statistics.median(fixed_hourly)))

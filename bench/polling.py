@@ -28,12 +28,12 @@ TOKEN = "user:1-bench"  # noqa: S105 - the simulator's token
 
 
 def detection(redis_url: str, receiver: Receiver, *, images: int, window_s: float,
-              fixed_interval_s: float | None = None) -> tuple[list[float], int, float, float]:
-    """Latencies (s) from a status change in the simulator to the receiver, how many intermediate statuses
-    went by between two polls unseen (no event, by design), the poller's peak RSS (MB), and the upstream
+              fixed_interval_s: float | None = None) -> tuple[list[float], list[float], float, float]:
+    """Latencies (s) from a status change in the simulator to the receiver: of images already being
+    generated (QUEUED seen, then the change to COMPLETED), and of images first seen (the change to
+    GENERATING, often the first sight of a new image); the poller's peak RSS (MB); and the upstream
     requests per hour it spent on the account. ``fixed_interval_s`` turns adaptive polling off.
-
-    A missing final (COMPLETED) event counts as an infinite latency: that one must always arrive.
+    A change that never arrives counts as an infinite latency.
     """
     receiver.reset()
     state = SimState(TOKEN)
@@ -74,9 +74,9 @@ def detection(redis_url: str, receiver: Receiver, *, images: int, window_s: floa
         finally:
             stop(poller)
             stop(worker)
-    latencies = [receiver.arrivals.get(eid, math.inf) - at for eid, at in changes.items()
-                 if eid in receiver.arrivals or eid in finals]
-    return latencies, len(changes) - len(latencies), rss, per_hour
+    in_progress = [receiver.arrivals.get(eid, math.inf) - at for eid, at in changes.items() if eid in finals]
+    first = [receiver.arrivals.get(eid, math.inf) - at for eid, at in changes.items() if eid not in finals]
+    return in_progress, first, rss, per_hour
 
 
 def _tracker(redis_url: str, prefix: str) -> Any:

@@ -13,6 +13,9 @@ class _Server(ThreadingHTTPServer):
 
 class BackgroundHTTPServer:
     def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler], *, name: str) -> None:
+        # Headers and body leave in two writes: with Nagle on, a client's delayed ACK stalls each
+        # answer by about 40 ms (measured: 44 ms per simulated upstream request before this).
+        handler.disable_nagle_algorithm = True
         self._server = _Server((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)

@@ -66,10 +66,10 @@ def scan_account(
     backfill: bool = False,
     on_page: Callable[[str, ScanResult], None] | None = None,
 ) -> ScanResult:
-    mode = Mode.BACKFILL if backfill else Mode.NORMAL if tracker.is_baselined(account) else Mode.BASELINE
+    baselined, remaining = tracker.account_state(account)
+    mode = Mode.BACKFILL if backfill else Mode.NORMAL if baselined else Mode.BASELINE
     email = None if account == NO_EMAIL else account
     result = ScanResult(account=account, mode=mode)
-    remaining = set(tracker.tracked(account))
     seen: set[str] = set()
     offset = 0
     for _ in range(limits.max_pages):

@@ -73,6 +73,14 @@ class Tracker:
         raw: dict[bytes, bytes] = self._redis.hgetall(self._keys.tracked(account))  # type: ignore[assignment]
         return {key.decode(): Tracked.load(value) for key, value in raw.items()}
 
+    def account_state(self, account: str) -> tuple[bool, set[str]]:
+        """Whether the account had its first poll, and the ids it tracks: one round trip."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hexists(self._keys.meta(account), "baselined_at")
+            pipe.hkeys(self._keys.tracked(account))
+            baselined, keys = pipe.execute()
+        return bool(baselined), {key.decode() for key in keys}
+
     def apply(
         self, account: str, observations: Sequence[Observation], *, mode: Mode, now: float
     ) -> ApplyResult:
@@ -84,40 +92,28 @@ class Tracker:
             return ApplyResult()
         tracked_key, known_key = self._keys.tracked(account), self._keys.known(account)
         ids = list(unique)
+        # Most polls change nothing: read without WATCH first, and when nothing changes, only refresh
+        # the "seen" times (no state write, no event), which needs no compare-and-set.
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(tracked_key, ids)
+            pipe.zmscore(known_key, ids)
+            states, scores = pipe.execute()
+        result, decisions = self._decide(account, unique, states, scores, mode, now)
+        if not result.events and not result.new_ids and all(
+            d.track == (Tracked.load(state) if state is not None else None)
+            for (_, d), state in zip(decisions, states, strict=True)
+        ):
+            with self._redis.pipeline(transaction=False) as pipe:
+                self._refresh(pipe, account, decisions, now)
+                pipe.execute()
+            return result
         with self._redis.pipeline() as pipe:
             for _ in range(_MAX_CAS_TRIES):
                 try:
                     pipe.watch(tracked_key, known_key)  # type: ignore[no-untyped-call]
-                    states: list[bytes | None] = pipe.hmget(tracked_key, ids)  # type: ignore[assignment]
-                    scores: list[float | None] = pipe.zmscore(known_key, ids)
-                    result = ApplyResult()
-                    decisions: list[tuple[Observation, Decision]] = []
-                    for obs, state, score in zip(unique.values(), states, scores, strict=True):
-                        tracked = Tracked.load(state) if state is not None else None
-                        decision = decide(
-                            tracked=tracked,
-                            known=score is not None,
-                            status=obs.status,
-                            image=obs.image,
-                            mode=mode,
-                            now=now,
-                            max_age_s=self._max_age_s,
-                        )
-                        decisions.append((obs, decision))
-                        if tracked is None and score is None:
-                            result.new_ids.append(obs.image_id)
-                        if decision.gave_up:
-                            result.gave_up.append(obs.image_id)
-                        if decision.emit:
-                            result.events.append(
-                                build_event(
-                                    image=obs.image,
-                                    account=None if account == NO_EMAIL else account,
-                                    status=obs.status,
-                                    previous=decision.previous,
-                                    now=now,
-                                )
-                            )
+                    states = pipe.hmget(tracked_key, ids)
+                    scores = pipe.zmscore(known_key, ids)
+                    result, decisions = self._decide(account, unique, states, scores, mode, now)  # type: ignore[arg-type]
                     pipe.multi()
                     self._write(pipe, account, decisions, now)
                     if result.events:
@@ -128,22 +124,56 @@ class Tracker:
                     continue
         raise NotifierError(f"account {account}: state kept changing under {_MAX_CAS_TRIES} tries")
 
+    def _decide(
+        self,
+        account: str,
+        unique: dict[str, Observation],
+        states: Sequence[bytes | None],
+        scores: Sequence[float | None],
+        mode: Mode,
+        now: float,
+    ) -> tuple[ApplyResult, list[tuple[Observation, Decision]]]:
+        result = ApplyResult()
+        decisions: list[tuple[Observation, Decision]] = []
+        for obs, state, score in zip(unique.values(), states, scores, strict=True):
+            tracked = Tracked.load(state) if state is not None else None
+            decision = decide(tracked=tracked, known=score is not None, status=obs.status, image=obs.image,
+                              mode=mode, now=now, max_age_s=self._max_age_s)
+            decisions.append((obs, decision))
+            if tracked is None and score is None:
+                result.new_ids.append(obs.image_id)
+            if decision.gave_up:
+                result.gave_up.append(obs.image_id)
+            if decision.emit:
+                result.events.append(build_event(
+                    image=obs.image,
+                    account=None if account == NO_EMAIL else account,
+                    status=obs.status,
+                    previous=decision.previous,
+                    now=now,
+                ))
+        return result, decisions
+
     def _write(
         self, pipe: Pipeline, account: str, decisions: list[tuple[Observation, Decision]], now: float
     ) -> None:
-        tracked_key, known_key = self._keys.tracked(account), self._keys.known(account)
+        tracked_key = self._keys.tracked(account)
         keep = {obs.image_id: d.track.dump() for obs, d in decisions if d.track is not None}
         drop = [obs.image_id for obs, d in decisions if d.track is None]
         if keep:
             pipe.hset(tracked_key, mapping=keep)  # type: ignore[arg-type]
         if drop:
             pipe.hdel(tracked_key, *drop)
+        self._refresh(pipe, account, decisions, now)
+
+    def _refresh(self, pipe: Pipeline, account: str, decisions: list[tuple[Observation, Decision]],
+                 now: float) -> None:
         # Tracked images are known by being tracked: only the others go in the known set (memory).
         known = {obs.image_id: now for obs, d in decisions if d.track is None}
         if known:
-            pipe.zadd(known_key, known)
-        pipe.expire(tracked_key, self._known_ttl_s)
-        pipe.expire(known_key, self._known_ttl_s)
+            pipe.zadd(self._keys.known(account), known)
+        pipe.expire(self._keys.tracked(account), self._known_ttl_s)
+        pipe.expire(self._keys.known(account), self._known_ttl_s)
 
     def finish_cycle(self, account: str, now: float, *, error: str | None = None) -> None:
         """Mark the account polled: baselined (unless it failed), forgotten images trimmed, TTLs renewed."""

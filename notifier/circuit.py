@@ -18,9 +18,9 @@ import redis
 from notifier.keys import Keys
 
 OPEN_FOR_S = 30
-WAIT_S = 0.25
+WAIT_S = 0.1
 """How long a job waits for a lease whose holder started less than ``SLOW_AFTER_S`` ago."""
-SLOW_AFTER_S = 0.5
+SLOW_AFTER_S = 0.2
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) and string.find(redis.call('GET', KEYS[1]), ARGV[1], 1, true) == 1 then

@@ -126,8 +126,9 @@ def cycle_over_accounts(redis_url: str, accounts: int, repeats: int) -> list[flo
     return times
 
 
-def memory_per_image(redis_url: str, count: int) -> tuple[float, float]:
-    """Redis bytes per tracked image, and per finished image still remembered (until NOTIFIER_KNOWN_TTL_S)."""
+def memory_per_image(redis_url: str, count: int) -> tuple[float, float, int]:
+    """Redis bytes per tracked image, per finished image still remembered (until NOTIFIER_KNOWN_TTL_S), and
+    how many of notifier's own keys have no TTL (they would never go away)."""
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     base = int(client.info("memory")["used_memory"])
@@ -147,8 +148,10 @@ def memory_per_image(redis_url: str, count: int) -> tuple[float, float]:
         tracker.apply(account, batch, mode=Mode.BASELINE, now=now)
     assert client.hlen(Keys(prefix).tracked(account)) == 0
     finished = (int(client.info("memory")["used_memory"]) - base) / count
+    tracker.finish_cycle(account, now)
+    no_ttl = sum(1 for key in client.scan_iter(f"{prefix}:*") if client.ttl(key) == -1)
     client.flushdb()
-    return tracked, finished
+    return tracked, finished, no_ttl
 
 
 __all__ = ["cycle_over_accounts", "detection", "memory_per_image", "percentile", "requests_per_cycle"]

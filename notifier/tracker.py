@@ -188,4 +188,5 @@ class Tracker:
             pipe.expire(meta, self._known_ttl_s)
             pipe.zadd(self._keys.accounts(), {account: now})
             pipe.zremrangebyscore(self._keys.accounts(), "-inf", now - self._known_ttl_s)
+            pipe.expire(self._keys.accounts(), self._known_ttl_s)
             pipe.execute()

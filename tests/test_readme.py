@@ -131,3 +131,10 @@ def test_use_your_account_steps_work(simulator: Callable, receiver: Callable, tm
     assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]
     assert (data_dir / "redis.sock").exists() is False
     assert "hooks/s3cr3t-path-token" not in out
+
+
+def test_benchmarks_are_linked_and_written_by_the_runner() -> None:
+    assert "[BENCHMARKS.md](BENCHMARKS.md)" in README
+    report = (ROOT / "BENCHMARKS.md").read_text()
+    assert report.startswith("# Benchmarks\n\nMeasured by `python -m bench` on ")
+    assert "NOT met" not in report

@@ -91,7 +91,12 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     ctx = current_context()
     sink = ctx.sinks.get(sink_name)
     if sink is None:
-        raise DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
+        error = DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
+        log.error("batch of %d failed for good: %s", len(items), error, extra={"sink": sink_name})
+        job = get_current_job()
+        if job is not None:
+            job.retries_left = 0  # final: no crash retries; `notifier replay` once the sink is back
+        raise error
     left = ctx.guard.open_for_s(sink_name)
     if left > 0:
         # This endpoint was found dead moments ago: wait instead of holding a worker.

@@ -72,3 +72,10 @@ def test_a_dead_endpoint_is_left_alone_for_a_while(world: Any) -> None:
     retry = deliver_batch("webhook", items(3))
     assert retry is not None and retry.intervals[0] > 1  # waits without trying
     assert len(ScheduledJobRegistry(queue=make_queue(store, settings)).get_job_ids(cleanup=False)) == 3
+
+
+def test_an_unknown_sink_fails_the_batch_for_good(world: Any) -> None:
+    from notifier.errors import DeliveryError
+
+    with pytest.raises(DeliveryError, match="not configured"):
+        deliver_batch("gone_sink", items(2))

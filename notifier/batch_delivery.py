@@ -33,6 +33,7 @@ from notifier.delivery import (
     current_context,
     detected_at,
     job_id,
+    later,
     make_queue,
     next_try,
 )
@@ -100,10 +101,10 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     left = ctx.guard.open_for_s(sink_name)
     if left > 0:
         # This endpoint was found dead moments ago: wait instead of holding a worker.
-        return Retry(max=1_000_000, interval=max(1, round(left)))
+        return later(left)
     lease = ctx.guard.acquire(sink_name)
     if lease is None:
-        return Retry(max=1_000_000, interval=1)
+        return later(1)
     events = [Event(id=eid, type=p["type"], timestamp=p["timestamp"], data=p["data"]) for eid, p in items]
     now = time.time()
     try:

@@ -192,7 +192,7 @@ def _wait_for_turn(ctx: DeliveryContext, sink: Sink) -> float:
         waited += wait
 
 
-def _later(seconds: float) -> Retry:
+def later(seconds: float) -> Retry:
     # RQ would fail a job that returned Retry more than `max` times, with no reason recorded; the job
     # decides itself when to give up (failures, 429s) and raises then, so RQ's own cap is out of reach.
     return Retry(max=_RQ_RETRY_CAP, interval=max(1, math.ceil(seconds)))
@@ -215,10 +215,10 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
         if wait > 0:
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s: not now (rate limit or unreachable), next try in %.1f s", sink_name, wait, extra=fields)
-            return _later(wait)
+            return later(wait)
         lease = ctx.guard.acquire(sink_name)
         if lease is None:
-            return _later(1)  # another worker is on this sink: stay free for the others
+            return later(1)  # another worker is on this sink: stay free for the others
         try:
             response = sink.send(ctx.client, sink.build_request(event, time.time()), ctx.settings.delivery_timeout_s)
         except DeliveryError as error:
@@ -235,7 +235,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             ctx.limiter.block(sink_name, seconds)
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s answered 429: waiting %.1f s before the next try", sink_name, seconds, extra=fields)
-            return _later(seconds)
+            return later(seconds)
         failures += 1
         if job is not None:
             job.meta["failures"] = failures
@@ -250,7 +250,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             raise
         metrics().deliveries.labels(sink.kind if sink else "unknown", "retry").inc()
         log.warning("delivery failed, retrying in %.1f s: %s", delay, error, extra=fields)
-        return _later(delay)
+        return later(delay)
     assert sink is not None
     metrics().deliveries.labels(sink.kind, "delivered").inc()
     detected = detected_at(event.timestamp)

@@ -66,9 +66,6 @@ class Tracker:
         self._max_age_s = max_age_s
         self._known_ttl_s = known_ttl_s
 
-    def is_baselined(self, account: str) -> bool:
-        return bool(self._redis.hexists(self._keys.meta(account), "baselined_at"))
-
     def tracked(self, account: str) -> dict[str, Tracked]:
         raw: dict[bytes, bytes] = self._redis.hgetall(self._keys.tracked(account))  # type: ignore[assignment]
         return {key.decode(): Tracked.load(value) for key, value in raw.items()}

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -59,8 +58,5 @@ def build_sinks(settings: Settings) -> dict[str, Sink]:
     return {config.name: Sink(config) for config in settings.all_sinks()}
 
 
-def routes(sinks: Sequence[Sink], event: Event) -> list[Sink]:
-    return [sink for sink in sinks if sink.accepts(event)]
 
-
-__all__ = ["Sink", "SinkRequest", "SinkResponse", "build_sinks", "routes"]
+__all__ = ["Sink", "SinkRequest", "SinkResponse", "build_sinks"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench import delivery, polling
 from bench.harness import Receiver, percentile, private_redis
-from notifier.embedded_redis import find_redis_server
+from notifier.runtime.embedded_redis import find_redis_server
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,11 +11,11 @@ import redis
 from rq import Worker
 
 from bench.harness import Receiver, env_for, peak_rss_mb, percentile, spawn, stop
-from notifier.delivery import make_enqueuer, make_queue
-from notifier.events import Event, build_event
-from notifier.settings import Settings
-from notifier.sinks import build_sinks
-from notifier.statuses import resolve
+from notifier.delivery.enqueue import make_enqueuer, make_queue
+from notifier.delivery.sinks import build_sinks
+from notifier.runtime.settings import Settings
+from notifier.state.events import Event, build_event
+from notifier.upstream.statuses import resolve
 
 SECRET = "whsec_" + base64.b64encode(b"b" * 32).decode()
 _runs = iter(range(10**6))
@@ -89,8 +89,8 @@ def throughput(redis_url: str, receiver: Receiver, count: int, workers: int = 1)
 
 def plain_loop(receiver: Receiver, count: int) -> float:
     """The baseline: one reused httpx.Client POSTing the same signed bodies in a loop."""
-    from notifier.sink_config import WebhookConfig
-    from notifier.sinks import webhook
+    from notifier.delivery.sinks import webhook
+    from notifier.runtime.sink_config import WebhookConfig
 
     config = WebhookConfig(url=receiver.url, secret=SECRET)
     requests = [webhook.build_request(event, config, time.time()) for event in events(count, f"p{next(_runs)}-")]

@@ -17,8 +17,8 @@ from typing import Any
 
 import redis
 
-from notifier.embedded_redis import find_redis_server
-from notifier.procs import die_with_parent
+from notifier.runtime.embedded_redis import find_redis_server
+from notifier.runtime.procs import die_with_parent
 
 
 def free_port() -> int:
@@ -142,7 +142,8 @@ def percentile(values: list[float], q: float) -> float:
 
 _SIM_SCRIPT = """
 import sys, threading
-from notifier.simulator import Simulator, SimState
+from notifier.sandbox.simulator import Simulator
+from notifier.sandbox.sim_state import SimState
 state = SimState(sys.argv[1])
 for n in range(int(sys.argv[2])):
     state.add_history(f"user{n}@example.com", int(sys.argv[3]))

@@ -12,17 +12,18 @@ import redis
 
 from bench.delivery import SECRET
 from bench.harness import Receiver, env_for, peak_rss_mb, percentile, simulator_process, spawn, stop
-from notifier.app import build_tracker
-from notifier.events import event_id
-from notifier.keys import Keys
-from notifier.poller import Poller
-from notifier.scan import ScanLimits, scan_account
-from notifier.settings import Settings
-from notifier.simulator import SimState, Simulator
-from notifier.statuses import resolve
-from notifier.tracker import Observation
-from notifier.transitions import Mode
-from notifier.upstream import UpstreamClient
+from notifier.polling.poller import Poller
+from notifier.runtime.app import build_tracker
+from notifier.runtime.settings import Settings
+from notifier.sandbox.sim_state import SimState
+from notifier.sandbox.simulator import Simulator
+from notifier.state.events import event_id
+from notifier.state.keys import Keys
+from notifier.state.tracker import Observation
+from notifier.state.transitions import Mode
+from notifier.upstream.client import UpstreamClient
+from notifier.upstream.scan import ScanLimits, scan_account
+from notifier.upstream.statuses import resolve
 
 TOKEN = "user:1-bench"  # noqa: S105 - the simulator's token
 

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 from notifier.errors import ConfigError, NotifierError
-from notifier.logs import setup_logging
-from notifier.settings import Settings, load_settings
+from notifier.ops.logs import setup_logging
+from notifier.runtime.settings import Settings, load_settings
 
 log = logging.getLogger("notifier")
 
@@ -50,8 +50,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _poll_once(settings: Settings, backfill: bool) -> int:
-    from notifier.app import build_poller, connect
-    from notifier.scan import ScanResult
+    from notifier.runtime.app import build_poller, connect
+    from notifier.upstream.scan import ScanResult
 
     client = connect(settings)
     poller = build_poller(settings, client)
@@ -73,8 +73,8 @@ def _poll_once(settings: Settings, backfill: bool) -> int:
 
 
 def _status(settings: Settings, as_json: bool) -> int:
-    from notifier.app import connect
-    from notifier.report import collect_status
+    from notifier.ops.report import collect_status
+    from notifier.runtime.app import connect
 
     status = collect_status(settings, connect(settings))
     if as_json:
@@ -97,7 +97,7 @@ def _status(settings: Settings, as_json: bool) -> int:
 def _test_sink(settings: Settings, name: str | None) -> int:
     import httpx
 
-    from notifier.testsink import try_sinks
+    from notifier.sandbox.testsink import try_sinks
 
     with httpx.Client(follow_redirects=False) as client:
         outcomes = try_sinks(settings, name, client)
@@ -112,7 +112,7 @@ def _redis_ready(settings: Settings) -> Iterator[Settings]:
     if settings.redis_url:
         yield settings
         return
-    from notifier.embedded_redis import EmbeddedRedis
+    from notifier.runtime.embedded_redis import EmbeddedRedis
 
     server = EmbeddedRedis(settings.data_dir)
     url = server.start()
@@ -146,8 +146,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "status":
         return _status(settings, args.json)
     if args.command == "health":
-        from notifier.app import connect
-        from notifier.health import problems
+        from notifier.ops.health import problems
+        from notifier.runtime.app import connect
 
         found = problems(settings, connect(settings), args.role)
         print("healthy" if not found else "unhealthy: " + "; ".join(found))
@@ -155,8 +155,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "test-sink":
         return _test_sink(settings, args.name)
     if args.command == "replay":
-        from notifier.app import connect
-        from notifier.report import replay_failed
+        from notifier.ops.report import replay_failed
+        from notifier.runtime.app import connect
 
         replayed = replay_failed(settings, connect(settings), sink=args.sink)
         print(f"re-enqueued {len(replayed)} failed deliver{'y' if len(replayed) == 1 else 'ies'}")
@@ -165,7 +165,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from notifier.demo import run_demo
+    from notifier.sandbox.demo import run_demo
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -180,7 +180,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _simulate(port: int, token: str) -> int:
-    from notifier.simulator import SimState, Simulator, seed_demo
+    from notifier.sandbox.sim_state import SimState, seed_demo
+    from notifier.sandbox.simulator import Simulator
 
     state = SimState(token)
     seed_demo(state)
@@ -198,7 +199,7 @@ def _simulate(port: int, token: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "gen-secret":
-        from notifier.sink_config import new_secret
+        from notifier.runtime.sink_config import new_secret
 
         print(new_secret())
         return 0

@@ -14,10 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from notifier.embedded_redis import find_redis_server
-from notifier.receiver import Received, WebhookReceiver
-from notifier.simulator import SimState, Simulator
-from notifier.sink_config import new_secret
+from notifier.runtime.embedded_redis import find_redis_server
+from notifier.runtime.sink_config import new_secret
+from notifier.sandbox.receiver import Received, WebhookReceiver
+from notifier.sandbox.sim_state import SimState
+from notifier.sandbox.simulator import Simulator
 from tests.support.redis_server import free_port
 
 PODMAN = ["podman", "run", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--ulimit", "nofile=20000:20000",

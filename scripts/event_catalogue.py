@@ -13,8 +13,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from notifier.events import build_event
-from notifier.statuses import deleted, resolve
+from notifier.state.events import build_event
+from notifier.upstream.statuses import deleted, resolve
 
 IMAGE_ID = "user:1234-pixverse:artist@example.com-image:11223344"
 NOW = 1_773_059_698.12

@@ -1,7 +1,7 @@
 """Render the Slack messages notifier sends as a picture: docs/slack-preview.png.
 
 An HTML mock of Block Kit (header, plain and mrkdwn sections, fields, image,
-buttons, context) filled with the real messages from ``notifier.sinks.slack``,
+buttons, context) filled with the real messages from ``notifier.delivery.sinks.slack``,
 screenshotted by headless Chromium. Run: ``.venv/bin/python scripts/render_slack_preview.py``.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from notifier.sinks import slack  # noqa: E402
-from notifier.testsink import sample_event  # noqa: E402
+from notifier.delivery.sinks import slack  # noqa: E402
+from notifier.sandbox.testsink import sample_event  # noqa: E402
 
 CSS = """
 body { font-family: Lato, 'Helvetica Neue', Arial, sans-serif; background: #fff; margin: 0; padding: 16px;

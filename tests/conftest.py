@@ -11,8 +11,9 @@ import fakeredis
 import pytest
 import redis
 
-from notifier.settings import Settings
-from notifier.simulator import SimState, Simulator
+from notifier.runtime.settings import Settings
+from notifier.sandbox.sim_state import SimState
+from notifier.sandbox.simulator import Simulator
 from tests.support.processes import Proc, settings_env
 from tests.support.receiver import Receiver
 from tests.support.redis_server import RedisServer

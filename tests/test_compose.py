@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from notifier.settings import load_settings
+from notifier.runtime.settings import load_settings
 from tests.conftest import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

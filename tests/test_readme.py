@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from notifier import cli
-from notifier.settings import Settings, load_settings
+from notifier.runtime.settings import Settings, load_settings
 from tests.conftest import ROOT, TOKEN
 from tests.support.processes import descendants_of, wait_until
 

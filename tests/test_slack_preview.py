@@ -3,10 +3,10 @@
 import importlib.util
 import json
 
-from notifier.sink_config import SlackConfig
-from notifier.sinks import slack
+from notifier.delivery.sinks import slack
+from notifier.runtime.sink_config import SlackConfig
 from tests.conftest import ROOT
-from tests.sinks.hostile import hostile_events
+from tests.delivery.sinks.hostile import hostile_events
 
 spec = importlib.util.spec_from_file_location("render_slack_preview", ROOT / "scripts" / "render_slack_preview.py")
 assert spec is not None and spec.loader is not None

@@ -24,15 +24,28 @@ from typing import Any
 from rq import SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.utils import import_attribute
 
-from notifier.app import connect
-from notifier.delivery import CRASH_RETRY_INTERVAL_S, DeliveryContext, install, make_queue
+from notifier.delivery.context import DeliveryContext, install
+from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, LEGACY_FUNCS, make_queue
 from notifier.errors import DeliveryError
-from notifier.settings import Settings
+from notifier.runtime.app import connect
+from notifier.runtime.settings import Settings
 from workers.ops import start_ops
 from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryJob(Job):
+    """A delivery job; one enqueued by an older version still names its function's old module."""
+
+    @property
+    def func(self) -> Any:
+        name = self.func_name
+        if name in LEGACY_FUNCS:
+            return import_attribute(LEGACY_FUNCS[name])
+        return super().func
 
 
 class DeliveryWorker(SimpleWorker):
@@ -82,6 +95,7 @@ def main(settings: Settings, *, burst: bool = False) -> int:
         [make_queue(client, settings)],
         connection=client,
         serializer=JSONSerializer,
+        job_class=DeliveryJob,
         worker_ttl=worker_ttl_s(settings),
         maintenance_interval=settings.worker_maintenance_interval_s,
     )

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import redis
 
-from notifier.health import Role, problems
-from notifier.keys import Keys
-from notifier.metrics import serving_registry
-from notifier.ops_server import OpsServer
-from notifier.settings import Settings
+from notifier.ops.health import Role, problems
+from notifier.ops.metrics import serving_registry
+from notifier.ops.server import OpsServer
+from notifier.runtime.settings import Settings
+from notifier.state.keys import Keys
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from notifier.app import build_poller, connect
-from notifier.settings import Settings
+from notifier.runtime.app import build_poller, connect
+from notifier.runtime.settings import Settings
 from workers.ops import start_ops
 from workers.signals import stop_event_on_signals
 

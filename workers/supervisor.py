@@ -15,9 +15,9 @@ import sys
 import tempfile
 import time
 
-from notifier.connection import connect
-from notifier.procs import die_with_parent
-from notifier.settings import Settings
+from notifier.runtime.connection import connect
+from notifier.runtime.procs import die_with_parent
+from notifier.runtime.settings import Settings
 from workers.ops import start_ops
 from workers.signals import stop_event_on_signals
 

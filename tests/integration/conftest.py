@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import redis
 
-from notifier.settings import Settings
-from notifier.simulator import Simulator
+from notifier.runtime.settings import Settings
+from notifier.sandbox.simulator import Simulator
 from tests.conftest import SECRET
 from tests.support.processes import Proc
 from tests.support.receiver import Receiver

@@ -10,7 +10,7 @@ import pytest
 from rq import Worker
 from rq.registry import FailedJobRegistry
 
-from notifier.delivery import make_queue
+from notifier.delivery.enqueue import make_queue
 from tests.integration.conftest import A, Stack
 from tests.support.processes import settings_env, wait_until
 
@@ -78,7 +78,7 @@ def test_archived_channel_is_final_and_logged_once(stack: Callable[..., Stack]) 
     failed = FailedJobRegistry(queue=make_queue(s.redis, s.settings))
     assert failed.get_job_count(cleanup=False) == 3
     log = worker.output()
-    errors = [line for line in log.splitlines() if " ERROR notifier.delivery: slack is gone" in line]
+    errors = [line for line in log.splitlines() if " ERROR notifier.delivery.single: slack is gone" in line]
     assert len(errors) == 1, log
     assert log.count("slack is gone") == 3
     assert "Traceback" not in log

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from rq.registry import FailedJobRegistry
 
-from notifier.delivery import make_queue
+from notifier.delivery.enqueue import make_queue
 from tests.integration.conftest import A, Stack
 from tests.support.processes import settings_env, wait_until
 from workers.deliver import recovery_bound_s

@@ -11,8 +11,8 @@ from collections.abc import Callable
 import pytest
 from rq import Worker
 
-from notifier.delivery import make_queue
-from notifier.keys import Keys
+from notifier.delivery.enqueue import make_queue
+from notifier.state.keys import Keys
 from tests.integration.conftest import A, Stack
 from tests.support.processes import settings_env, wait_until
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from notifier.settings import Settings
+from notifier.runtime.settings import Settings
 
 
 def _plain(value: Any) -> Any:

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from notifier.receiver import Received, Reply, WebhookReceiver
+from notifier.sandbox.receiver import Received, Reply, WebhookReceiver
 
 __all__ = ["Received", "Receiver"]
 

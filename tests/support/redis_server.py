@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from notifier import embedded_redis
+from notifier.runtime import embedded_redis
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from notifier.simulator import SimState
+from notifier.sandbox.sim_state import SimState
 
 
 def sim_transport(state: SimState, before: Callable[[httpx.Request], None] | None = None) -> httpx.MockTransport:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from notifier import embedded_redis
+from notifier.runtime import embedded_redis
 from tests.support import redis_server
 
 

@@ -1,0 +1,124 @@
+"""Batch delivery: one RQ job sends many events to one webhook, concurrently.
+
+RQ costs a few milliseconds per job, which caps one-job-per-delivery at a few hundred a second; a
+burst of events for a webhook is therefore enqueued as jobs of up to ``delivery_batch_size`` events,
+each sent with up to ``delivery_concurrency`` requests in flight. What fails in a batch does not fail
+the batch: each failed delivery becomes its own single-delivery job with the usual policy (a retry
+after the back-off, or the failed registry with its reason when the refusal is final), so retries,
+``notifier replay`` and the failed registry work per delivery as before. A worker killed mid-batch
+leaves the batch to be run again (at least once: receivers deduplicate on ``webhook-id``).
+
+A sink whose last batch timed out or could not connect entirely is "open" for a while: its batches
+wait in the scheduler instead of tying up a worker for the whole timeout, so a dead endpoint does
+not slow the healthy ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from rq import Queue, Retry, get_current_job
+from rq.job import JobStatus
+from rq.registry import FailedJobRegistry
+from rq.results import Result
+
+from notifier.delivery.circuit import OPEN_FOR_S
+from notifier.delivery.context import DeliveryContext, current_context
+from notifier.delivery.enqueue import JOB_FUNC, job_id, make_queue
+from notifier.delivery.policy import detected_at, later, next_try
+from notifier.delivery.sinks import Sink
+from notifier.delivery.sinks.base import SinkResponse
+from notifier.delivery.sinks.bulk import send_all
+from notifier.errors import DeliveryError
+from notifier.ops.metrics import metrics
+from notifier.state.events import Event
+
+log = logging.getLogger(__name__)
+
+def _single_job_kwargs(ctx: DeliveryContext, sink: Sink, event: Event, failures: int) -> dict[str, Any]:
+    settings = ctx.settings
+    return {
+        "args": (sink.name, event.id, event.payload()),
+        "job_id": job_id(event.id, sink.name),
+        "timeout": settings.delivery_job_timeout_s,
+        "result_ttl": 0,
+        "failure_ttl": settings.failed_ttl_s,
+        "description": f"{event.type} {event.data['image_id']} -> {sink.name}",
+        "meta": {"failures": failures},
+    }
+
+
+def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, error: DeliveryError) -> str:
+    """Hand one failed delivery of a batch to the single-delivery policy; returns what was done."""
+    rate_limited = error.status_code == 429
+    failures = 0 if rate_limited else 1
+    kwargs = _single_job_kwargs(ctx, sink, event, failures)
+    delay = (error.retry_after_s or 1.0) if rate_limited else next_try(error, failures, ctx.settings, ctx.rng)
+    if delay is not None:
+        queue.enqueue_in(timedelta(seconds=max(1.0, delay)), JOB_FUNC,
+                         retry=Retry(max=ctx.settings.crash_retries), **kwargs)
+        return f"retry in {delay:.0f} s"
+    # Final refusal: file it as a failed delivery with its reason, without sending it again.
+    job = queue.create_job(JOB_FUNC, status=JobStatus.FAILED, **kwargs)
+    with ctx.store.pipeline() as pipe:
+        job.save(pipeline=pipe)
+        FailedJobRegistry(queue=queue).add(job, ttl=ctx.settings.failed_ttl_s, exc_string=str(error), pipeline=pipe)
+        Result.create_failure(job, ctx.settings.failed_ttl_s, exc_string=str(error), pipeline=pipe)
+        pipe.execute()
+    return "failed"
+
+
+def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
+    """The RQ job: send several events to one webhook at once."""
+    ctx = current_context()
+    sink = ctx.sinks.get(sink_name)
+    if sink is None:
+        error = DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
+        log.error("batch of %d failed for good: %s", len(items), error, extra={"sink": sink_name})
+        job = get_current_job()
+        if job is not None:
+            job.retries_left = 0  # final: no crash retries; `notifier replay` once the sink is back
+        raise error
+    left = ctx.guard.open_for_s(sink_name)
+    if left > 0:
+        # This endpoint was found dead moments ago: wait instead of holding a worker.
+        return later(left)
+    lease = ctx.guard.acquire(sink_name)
+    if lease is None:
+        return later(1)
+    events = [Event(id=eid, type=p["type"], timestamp=p["timestamp"], data=p["data"]) for eid, p in items]
+    now = time.time()
+    try:
+        results = send_all([sink.build_request(e, now) for e in events], ctx.settings.delivery_timeout_s,
+                           ctx.settings.delivery_concurrency)
+    finally:
+        ctx.guard.release(sink_name, lease)
+    failed = [(e, r) for e, r in zip(events, results, strict=True) if isinstance(r, DeliveryError)]
+    if failed and len(failed) == len(events) and all(r.status_code is None for _, r in failed):
+        ctx.guard.trip(sink_name)
+        log.warning("%s: every delivery of a batch of %d timed out or could not connect; leaving it alone for "
+                    "%d s", sink_name, len(events), OPEN_FOR_S, extra={"sink": sink_name})
+    queue = make_queue(ctx.store, ctx.settings)
+    for event, result in zip(events, results, strict=True):
+        fields = {"event_id": event.id, "event_type": event.type, "image_id": event.data.get("image_id"),
+                  "account": event.data.get("email"), "sink": sink_name}
+        if isinstance(result, SinkResponse):
+            metrics().deliveries.labels(sink.kind, "delivered").inc()
+            detected = detected_at(event.timestamp)
+            if detected is not None:
+                metrics().delivery_latency.labels(sink.kind).observe(max(0.0, time.time() - detected))
+            log.info("delivered %s for image %s to %s: %d", event.type, fields["image_id"], sink_name,
+                     result.status_code, extra=fields)
+        else:
+            outcome = _follow_up(ctx, queue, sink, event, result)
+            metrics().deliveries.labels(sink.kind, "retry" if outcome != "failed" else "failed").inc()
+            log.warning("delivery failed (%s): %s", outcome, result, extra=fields)
+    job = get_current_job()
+    if job is not None and failed:
+        job.meta["failed"] = len(failed)
+        job.save_meta()  # type: ignore[no-untyped-call]
+    return None
+

@@ -1,0 +1,63 @@
+"""Keeping a dead or slow endpoint from tying up the workers, shared by every worker through Redis.
+
+- The circuit: when a delivery to a sink times out or cannot connect, the sink is left alone for
+  ``OPEN_FOR_S``; its deliveries wait in RQ's scheduler instead of each holding a worker for the
+  whole timeout.
+- The lease: one delivery job per sink at a time. A job that finds the lease held by a delivery
+  that started moments ago waits a little; one held for longer (a slow endpoint) goes back to the
+  queue at once, so the other workers stay free for healthy sinks.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import redis
+
+from notifier.state.keys import Keys
+
+OPEN_FOR_S = 30
+WAIT_S = 0.1
+"""How long a job waits for a lease whose holder started less than ``SLOW_AFTER_S`` ago."""
+SLOW_AFTER_S = 0.2
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) and string.find(redis.call('GET', KEYS[1]), ARGV[1], 1, true) == 1 then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class SinkGuard:
+    def __init__(self, client: redis.Redis, keys: Keys, lease_ttl_s: int) -> None:
+        self._redis = client
+        self._keys = keys
+        self._lease_ttl_s = lease_ttl_s
+        self._release = client.register_script(_RELEASE)
+
+    def open_for_s(self, sink: str) -> float:
+        """Seconds the circuit of ``sink`` stays open (0: closed)."""
+        left = self._redis.pttl(self._keys.circuit(sink))
+        return max(0.0, float(left) / 1000) if isinstance(left, int) and left > 0 else 0.0
+
+    def trip(self, sink: str) -> None:
+        self._redis.set(self._keys.circuit(sink), "1", ex=OPEN_FOR_S)
+
+    def acquire(self, sink: str) -> str | None:
+        """A lease token, or None when another delivery to ``sink`` is (still, or slowly) under way."""
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            now = time.time()
+            if self._redis.set(self._keys.lease(sink), f"{token}:{now}", nx=True, ex=self._lease_ttl_s):
+                return token
+            held: bytes | None = self._redis.get(self._keys.lease(sink))  # type: ignore[assignment]
+            started = float(held.decode().split(":", 1)[1]) if held else now
+            if now - started > SLOW_AFTER_S or time.monotonic() > deadline:
+                return None
+            time.sleep(0.005)
+
+    def release(self, sink: str, token: str) -> None:
+        self._release(keys=[self._keys.lease(sink)], args=[token])

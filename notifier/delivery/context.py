@@ -1,0 +1,65 @@
+"""What one worker process reuses across delivery jobs: settings, sinks, one HTTP client, Redis."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import httpx
+import redis
+
+from notifier.delivery.circuit import SinkGuard
+from notifier.delivery.ratelimit import RateLimiter
+from notifier.delivery.sinks import Sink, build_sinks
+from notifier.runtime.connection import connect
+from notifier.runtime.settings import Settings, load_settings
+from notifier.state.keys import Keys
+
+
+@dataclass
+class DeliveryContext:
+    """What one worker process reuses across jobs: settings, sinks, one HTTP client, Redis."""
+
+    settings: Settings
+    sinks: dict[str, Sink]
+    client: httpx.Client
+    rng: random.Random
+    store: redis.Redis
+    limiter: RateLimiter
+    guard: SinkGuard
+
+    @classmethod
+    def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> DeliveryContext:
+        connection = client if client is not None else connect(settings)
+        http = httpx.Client(
+            follow_redirects=False,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
+        return cls(
+            settings=settings,
+            sinks=build_sinks(settings),
+            client=http,
+            rng=random.Random(),
+            store=connection,
+            limiter=RateLimiter(connection, Keys(settings.key_prefix)),
+            # A send ends within the delivery timeout: a lease older than that belongs to a dead worker,
+            # and expires before RQ notices the abandoned job (job timeout + grace is longer).
+            guard=SinkGuard(connection, Keys(settings.key_prefix), math.ceil(settings.delivery_timeout_s) + 2),
+        )
+
+
+_context: DeliveryContext | None = None
+
+
+def install(context: DeliveryContext | None) -> None:
+    global _context
+    _context = context
+
+
+def current_context() -> DeliveryContext:
+    global _context
+    if _context is None:
+        # A worker started by plain `rq worker` rather than `notifier worker`.
+        _context = DeliveryContext.from_settings(load_settings())
+    return _context

@@ -1,0 +1,73 @@
+"""What every sink shares: the request it builds, the answer it gets, the one POST."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+
+from notifier.backoff import parse_retry_after
+from notifier.delivery.retry_table import Outcome, classify
+from notifier.errors import DeliveryError
+
+USER_AGENT = "notifier/0.1"
+
+
+@dataclass(frozen=True, slots=True)
+class SinkRequest:
+    url: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    fallback_body: bytes | None = None
+    """A simpler message to send once if the destination refuses ``body`` (Slack failing to fetch an image)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SinkResponse:
+    status_code: int
+    text: str
+    elapsed_s: float
+
+
+def redact_url(url: str) -> str:
+    """Scheme and host only: paths and queries of webhook URLs often carry tokens."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}/…"
+
+
+def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: str) -> SinkResponse:
+    """POST once, never following redirects; any failure leaves as a DeliveryError that names no URL."""
+    started = time.monotonic()
+    try:
+        response = client.post(
+            request.url,
+            content=request.body,
+            headers=request.headers,
+            timeout=timeout_s,
+            follow_redirects=False,
+        )
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(f"{what}: timed out after {timeout_s:g} s", retryable=True) from exc
+    except httpx.TransportError as exc:
+        raise DeliveryError(f"{what}: could not connect ({type(exc).__name__})", retryable=True) from exc
+    elapsed = time.monotonic() - started
+    text = response.text[:300]
+    outcome = classify(response.status_code)
+    if outcome is Outcome.SUCCESS:
+        return SinkResponse(response.status_code, text, elapsed)
+    retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
+    detail = f"{what}: answered {response.status_code}"
+    if outcome is Outcome.PERMANENT and 300 <= response.status_code < 400:
+        detail += " (a redirect: redirects are not followed, configure the final URL)"
+    elif text.strip():
+        detail += f": {text.strip()[:200]!r}"
+    raise DeliveryError(
+        detail,
+        retryable=outcome is Outcome.RETRY,
+        status_code=response.status_code,
+        retry_after_s=retry_after,
+        response_text=text,
+    )

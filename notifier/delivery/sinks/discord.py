@@ -1,0 +1,80 @@
+"""Discord webhook sink: one embed coloured by outcome, with the image, and no mentions.
+
+``allowed_mentions`` is empty, so a prompt holding ``@everyone`` or a user
+id pings nobody. Texts are cut to Discord's embed limits (title 256,
+description 4096, 25 fields of 256/1024, footer 2048, 6000 in all).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, post
+from notifier.delivery.sinks.present import cut, present, utf16_len
+from notifier.errors import DeliveryError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from notifier.runtime.sink_config import SinkConfig
+    from notifier.state.events import Event
+
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+EMBED_TOTAL_MAX = 6000
+URL_MAX = 2048
+
+
+def _embed_size(embed: dict[str, Any]) -> int:
+    fields = sum(utf16_len(f["name"]) + utf16_len(f["value"]) for f in embed.get("fields", []))
+    return utf16_len(embed["title"]) + utf16_len(embed["description"]) + fields + utf16_len(embed["footer"]["text"])
+
+
+def build_message(event: Event) -> dict[str, Any]:
+    p = present(event)
+    embed: dict[str, Any] = {
+        "title": cut(f"{p.emoji} {p.title}", TITLE_MAX),
+        "description": cut(p.prompt or "(no prompt)", DESCRIPTION_MAX),
+        "color": p.color,
+        "timestamp": p.timestamp,
+        "fields": [
+            {"name": cut(label, FIELD_NAME_MAX), "value": cut(value, FIELD_VALUE_MAX), "inline": True}
+            for label, value in p.facts[:FIELDS_MAX]
+        ],
+        "footer": {"text": cut(p.image_id, FOOTER_MAX)},
+    }
+    if p.kind == "completed" and p.image_url and len(p.image_url) <= URL_MAX:
+        embed["url"] = p.image_url
+        embed["image"] = {"url": p.image_url}
+    overflow = _embed_size(embed) - EMBED_TOTAL_MAX
+    if overflow > 0:
+        embed["description"] = cut(embed["description"], max(20, utf16_len(embed["description"]) - overflow))
+    return {"username": "PixVerse notifier", "embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+def build_request(event: Event, config: SinkConfig, now: float) -> SinkRequest:
+    return SinkRequest(
+        url=config.url,
+        body=json.dumps(build_message(event), ensure_ascii=False, separators=(",", ":")).encode(),
+        headers={"content-type": "application/json", "user-agent": USER_AGENT},
+    )
+
+
+def send(client: httpx.Client, request: SinkRequest, timeout_s: float) -> SinkResponse:
+    try:
+        return post(client, request, timeout_s, what="discord")
+    except DeliveryError as exc:
+        if exc.status_code != 429 or exc.retry_after_s is not None:
+            raise
+        # Discord says how long in its JSON body; a header may be missing.
+        try:
+            retry_after = float(json.loads(exc.response_text).get("retry_after"))
+        except (ValueError, TypeError, AttributeError):
+            raise exc from None
+        raise DeliveryError(str(exc), retryable=True, status_code=429, retry_after_s=retry_after,
+                            response_text=exc.response_text) from exc

@@ -1,0 +1,121 @@
+"""Slack incoming-webhook sink: Block Kit with a plain ``text`` fallback.
+
+Slack shows only png, jpg, jpeg and gif in image blocks and refuses the
+whole message when it cannot fetch an image; the upstream's images are
+webp. So: an image block only for those formats, a button linking to the
+image always, and when Slack still refuses the image (``invalid_blocks``,
+"downloading image failed") the same message without the image block is
+sent once instead.
+
+User text is untrusted: the prompt goes in ``plain_text`` (no mentions, no
+formatting), values inside ``mrkdwn`` are escaped (``&``, ``<``, ``>``), so a
+prompt cannot ping a channel, and every text is cut to Slack's limits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, post
+from notifier.delivery.sinks.present import cut, present
+from notifier.errors import DeliveryError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from notifier.runtime.sink_config import SinkConfig
+    from notifier.state.events import Event
+
+# Slack's documented limits.
+HEADER_MAX = 150
+SECTION_TEXT_MAX = 3000
+FIELD_TEXT_MAX = 2000
+FIELDS_MAX = 10
+ALT_TEXT_MAX = 2000
+URL_MAX = 3000
+BUTTON_TEXT_MAX = 75
+BLOCKS_MAX = 50
+FALLBACK_TEXT_MAX = 300
+INLINE_FORMATS = (".png", ".jpg", ".jpeg", ".gif")
+_IMAGE_REFUSALS = ("invalid_blocks", "downloading image failed", "invalid_image")
+_WARNINGS = {
+    "image.moderated": ":warning: *PixVerse's moderation blocked this image.*",
+    "image.failed": ":x: *PixVerse could not generate this image.*",
+}
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: with ``<`` and ``>`` gone, no mention or link can be formed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def shows_inline(url: str) -> bool:
+    return urlsplit(url).path.lower().endswith(INLINE_FORMATS)
+
+
+def build_message(event: Event, *, with_image: bool = True) -> dict[str, Any]:
+    p = present(event)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": cut(f"{p.emoji} {p.title}", HEADER_MAX)}},
+    ]
+    if event.type in _WARNINGS:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _WARNINGS[event.type]}})
+    blocks.append(
+        {"type": "section", "text": {"type": "plain_text", "text": cut(p.prompt or "(no prompt)", SECTION_TEXT_MAX)}}
+    )
+    facts = p.facts if p.kind == "completed" else [f for f in p.facts if f[0] in ("Account", "Status code")]
+    if facts:
+        blocks.append({
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": cut(f"*{label}*\n{escape(value)}", FIELD_TEXT_MAX)}
+                for label, value in facts[:FIELDS_MAX]
+            ],
+        })
+    url = p.image_url if p.image_url and len(p.image_url) <= URL_MAX else None
+    if p.kind == "completed" and url:
+        if with_image and shows_inline(url):
+            blocks.append({
+                "type": "image",
+                "image_url": url,
+                "alt_text": cut(p.prompt or "generated image", ALT_TEXT_MAX),
+            })
+        blocks.append({
+            "type": "actions",
+            "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open image"}, "url": url}],
+        })
+    blocks.append({
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": cut(f"{escape(p.image_id)} · {p.timestamp}", SECTION_TEXT_MAX)}],
+    })
+    summary = f"{p.emoji} {p.title}: {escape(p.prompt) or '(no prompt)'}"
+    return {"text": cut(summary, FALLBACK_TEXT_MAX), "blocks": blocks[:BLOCKS_MAX]}
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def build_request(event: Event, config: SinkConfig, now: float) -> SinkRequest:
+    full = build_message(event)
+    bare = build_message(event, with_image=False)
+    return SinkRequest(
+        url=config.url,
+        body=_encode(full),
+        headers={"content-type": "application/json", "user-agent": USER_AGENT},
+        fallback_body=_encode(bare) if bare != full else None,
+    )
+
+
+def send(client: httpx.Client, request: SinkRequest, timeout_s: float) -> SinkResponse:
+    try:
+        return post(client, request, timeout_s, what="slack")
+    except DeliveryError as exc:
+        refused_image = exc.status_code == 400 and any(word in exc.response_text for word in _IMAGE_REFUSALS)
+        if request.fallback_body is None or not refused_image:
+            raise
+        bare = replace(request, body=request.fallback_body, fallback_body=None)
+        return post(client, bare, timeout_s, what="slack (sent again without the image)")

@@ -1,0 +1,40 @@
+"""Standard Webhooks sink: the event as JSON, signed with the webhook's ``whsec_`` secret."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from standardwebhooks.webhooks import Webhook
+
+from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, post, redact_url
+
+if TYPE_CHECKING:
+    import httpx
+
+    from notifier.runtime.sink_config import WebhookConfig
+    from notifier.state.events import Event
+
+__all__ = ["build_request", "redact_url", "send"]
+
+
+def build_request(event: Event, config: WebhookConfig, now: float) -> SinkRequest:
+    body = json.dumps(event.payload(), separators=(",", ":"), ensure_ascii=False)
+    signed_at = datetime.fromtimestamp(int(now), tz=UTC)
+    signature = Webhook(config.secret.get_secret_value()).sign(event.id, signed_at, body)
+    return SinkRequest(
+        url=config.url,
+        body=body.encode(),
+        headers={
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": event.id,
+            "webhook-timestamp": str(int(now)),
+            "webhook-signature": signature,
+        },
+    )
+
+
+def send(client: httpx.Client, request: SinkRequest, timeout_s: float) -> SinkResponse:
+    return post(client, request, timeout_s, what="webhook")

@@ -1,0 +1,113 @@
+"""Prometheus metrics.
+
+Counters and histograms are kept by the process that does the work; under
+``notifier run`` every child writes them to ``PROMETHEUS_MULTIPROC_DIR`` (set
+by the supervisor) and the supervisor's ``/metrics`` adds them up with
+prometheus-client's multiprocess collector. Gauges that describe shared state
+(tracked images, queue depth, failed deliveries) are read from Redis at
+scrape time by the serving process, so they are right however many processes
+run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter as Tally
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import REGISTRY, Collector
+
+from notifier.state.keys import Keys
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300, 1800, 7200)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    upstream_requests: Counter
+    poll_duration: Histogram
+    events: Counter
+    deliveries: Counter
+    delivery_latency: Histogram
+
+
+@cache
+def metrics() -> Metrics:
+    """The process's metrics, made on first use (not at import)."""
+    return Metrics(
+        upstream_requests=Counter(
+            "notifier_upstream_requests", "Requests to the upstream API.", ["endpoint", "outcome"]
+        ),
+        poll_duration=Histogram(
+            "notifier_poll_cycle_duration_seconds", "Time to poll one account once.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        ),
+        events=Counter("notifier_events", "Events emitted (status changes).", ["type"]),
+        deliveries=Counter(
+            "notifier_deliveries", "Delivery tries by outcome: delivered, retry, rate_limited, failed.",
+            ["sink_kind", "outcome"],
+        ),
+        delivery_latency=Histogram(
+            "notifier_delivery_latency_seconds", "From detecting a change to the sink's acknowledgment.",
+            ["sink_kind"], buckets=LATENCY_BUCKETS,
+        ),
+    )
+
+
+class RedisStateCollector(Collector):
+    """Shared state, read from Redis at scrape time."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, queue_name: str) -> None:
+        self._redis = client
+        self._keys = keys
+        self._queue = queue_name
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        tracked = GaugeMetricFamily("notifier_tracked_images", "Images tracked (not final yet) by status.",
+                                    labels=["status"])
+        by_status: Tally[str] = Tally()
+        accounts: list[bytes] = self._redis.zrange(self._keys.accounts(), 0, -1)  # type: ignore[assignment]
+        for account in accounts:
+            values: list[bytes] = self._redis.hvals(self._keys.tracked(account.decode()))  # type: ignore[assignment]
+            for raw in values:
+                by_status[json.loads(raw)[0]] += 1
+        for status, count in sorted(by_status.items()):
+            tracked.add_metric([status], count)
+        yield tracked
+        depth = GaugeMetricFamily("notifier_queue_depth", "Delivery jobs waiting, by state.", labels=["state"])
+        depth.add_metric(["queued"], int(self._redis.llen(f"rq:queue:{self._queue}")))
+        depth.add_metric(["scheduled"], int(self._redis.zcard(f"rq:scheduled:{self._queue}")))
+        depth.add_metric(["started"], int(self._redis.zcard(f"rq:wip:{self._queue}")))
+        yield depth
+        failed = GaugeMetricFamily("notifier_failed_deliveries", "Deliveries in the failed registry.")
+        failed.add_metric([], int(self._redis.zcard(f"rq:failed:{self._queue}")))
+        yield failed
+
+
+class _Combined(Collector):
+    def __init__(self, *sources: Collector) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self._sources:
+            yield from source.collect()
+
+
+def serving_registry(client: redis.Redis, keys: Keys, queue_name: str) -> CollectorRegistry:
+    """What ``/metrics`` shows: every process's counters (multiprocess mode) or this one's, plus Redis state."""
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc_dir:
+        counters: Collector = MultiProcessCollector(None, path=multiproc_dir)  # type: ignore[no-untyped-call]
+    else:
+        metrics()  # so the families show before the first event
+        counters = REGISTRY
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Combined(counters, RedisStateCollector(client, keys, queue_name)))
+    return registry

@@ -1,0 +1,92 @@
+"""``notifier status`` and ``notifier replay``: what the operator sees and can mend. No secrets shown."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from notifier.delivery.enqueue import make_queue
+from notifier.delivery.sinks import build_sinks
+from notifier.runtime.settings import Settings
+from notifier.state.keys import Keys
+
+
+@dataclass
+class Status:
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    queued: int = 0
+    scheduled: int = 0
+    started: int = 0
+    failed: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    sinks: list[str] = field(default_factory=list)
+    poller_heartbeat_age_s: float | None = None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def collect_status(settings: Settings, client: redis.Redis, *, now: float | None = None) -> Status:
+    now = time.time() if now is None else now
+    keys = Keys(settings.key_prefix)
+    queue = make_queue(client, settings)
+    status = Status(sinks=[sink.redacted() for sink in build_sinks(settings).values()])
+    listed: list[bytes] = client.zrange(keys.accounts(), 0, -1)  # type: ignore[assignment]
+    for raw in listed:
+        account = _text(raw)
+        raw_meta: dict[bytes, bytes] = client.hgetall(keys.meta(account))  # type: ignore[assignment]
+        meta = {_text(k): _text(v) for k, v in raw_meta.items()}
+        last_poll = float(meta["last_poll_at"]) if meta.get("last_poll_at") else None
+        status.accounts.append(
+            {
+                "account": account,
+                "tracked": int(client.hlen(keys.tracked(account))),
+                "last_poll_age_s": None if last_poll is None else round(now - last_poll, 1),
+                "last_error": meta.get("last_error") or None,
+            }
+        )
+    status.queued = queue.count
+    # cleanup=False: counting must not run RQ's abandoned-job clean-up in this process.
+    status.scheduled = ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False)  # type: ignore[no-untyped-call]
+    status.started = StartedJobRegistry(queue=queue).get_job_count(cleanup=False)
+    failed = FailedJobRegistry(queue=queue)
+    status.failed = failed.get_job_count(cleanup=False)
+    for job_id in failed.get_job_ids(0, 9, cleanup=False):
+        try:
+            job = Job.fetch(job_id, connection=client, serializer=JSONSerializer)
+        except NoSuchJobError:
+            continue
+        result = job.latest_result()
+        reason = (result.exc_string or "").strip().splitlines() if result is not None else []
+        status.failures.append({"job": job_id, "what": job.description or "", "reason": reason[-1] if reason else ""})
+    beat = client.get(keys.heartbeat("poller"))
+    status.poller_heartbeat_age_s = None if beat is None else round(now - float(_text(beat)), 1)
+    return status
+
+
+def replay_failed(settings: Settings, client: redis.Redis, *, sink: str | None = None) -> list[str]:
+    """Re-enqueue failed deliveries (of one sink, or all) with a fresh set of tries."""
+    queue = make_queue(client, settings)
+    registry = FailedJobRegistry(queue=queue)
+    replayed = []
+    for job_id in registry.get_job_ids(cleanup=False):
+        try:
+            job = Job.fetch(job_id, connection=client, serializer=JSONSerializer)
+        except NoSuchJobError:  # its hash expired under us: nothing left to replay
+            continue
+        if sink is not None and (not job.args or job.args[0] != sink):
+            continue
+        job.number_of_retries = None
+        job.retries_left = settings.crash_retries
+        job.save()
+        registry.requeue(job)
+        replayed.append(job_id)
+    return replayed

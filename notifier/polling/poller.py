@@ -1,0 +1,267 @@
+"""The polling loop: which accounts, when, how many at once, and what an error costs.
+
+Each account has its own schedule. A successful poll schedules the next one
+``poll_interval_s`` after it started; an error pauses only that account,
+exponentially longer with each repeated failure (at least the upstream's
+``Retry-After``), and a 401 pauses for ``upstream_auth_pause_s``. An error is
+logged when it starts or changes, not on every retry, and recovery is logged
+once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import redis
+
+from notifier.backoff import backoff_s
+from notifier.errors import NotifierError, UpstreamAuthError, UpstreamError
+from notifier.ops.metrics import metrics
+from notifier.runtime.settings import Settings
+from notifier.state.keys import NO_EMAIL, Keys
+from notifier.state.tracker import Tracker
+from notifier.upstream.client import UpstreamClient
+from notifier.upstream.scan import ScanLimits, ScanResult, scan_account
+
+log = logging.getLogger(__name__)
+
+_TICK_S = 0.1
+LONG_WAIT_S = 20.0
+"""Images the upstream expects to need longer than this do not make their account poll faster yet."""
+
+
+@dataclass(slots=True)
+class AccountSchedule:
+    next_poll_at: float = 0.0
+    failures: int = 0
+    last_error: str | None = None
+
+
+@dataclass(slots=True)
+class CycleResult:
+    scans: list[ScanResult] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def events(self) -> int:
+        return sum(len(scan.events) for scan in self.scans)
+
+    @property
+    def requests(self) -> int:
+        return sum(scan.requests for scan in self.scans)
+
+
+def pause_after_error(
+    error: Exception, failures: int, settings: Settings, rng: random.Random
+) -> float:
+    """Seconds an account waits after its ``failures``-th error in a row. Pure."""
+    if isinstance(error, UpstreamAuthError):
+        return settings.upstream_auth_pause_s
+    retry_after = error.retry_after_s if isinstance(error, UpstreamError) else None
+    return backoff_s(
+        failures,
+        base_s=max(settings.poll_interval_s, 1.0),
+        max_s=settings.upstream_backoff_max_s,
+        rng=rng,
+        retry_after_s=retry_after,
+    )
+
+
+def next_interval_s(active: int, remaining_s: list[float | None], settings: Settings) -> float:
+    """How long until an account's next poll. Pure.
+
+    Idle accounts wait ``poll_interval_s``; accounts with images in progress ``poll_interval_active_s``,
+    unless the upstream's estimates say every one of them needs a long while yet (over
+    ``LONG_WAIT_S``): then they are polled like idle ones until the soonest is near.
+    """
+    if active == 0:
+        return settings.poll_interval_s
+    fast = min(settings.poll_interval_active_s, settings.poll_interval_s)
+    if remaining_s and all(r is not None for r in remaining_s):
+        soonest = min(r for r in remaining_s if r is not None)
+        if soonest > LONG_WAIT_S:
+            return min(settings.poll_interval_s, soonest - LONG_WAIT_S + fast)
+    return fast
+
+
+class Poller:
+    def __init__(
+        self,
+        settings: Settings,
+        upstream: UpstreamClient,
+        tracker: Tracker,
+        client: redis.Redis,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._upstream = upstream
+        self._tracker = tracker
+        self._redis = client
+        self._keys = Keys(settings.key_prefix)
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._schedules: dict[str, AccountSchedule] = {}
+        self._accounts: list[str] = list(settings.accounts)
+        self._accounts_listed_at: float | None = None
+        self._accounts_error: AccountSchedule = AccountSchedule()
+        self._limits = ScanLimits(
+            page_size=settings.page_size,
+            max_pages=settings.max_pages,
+            max_lookups=settings.max_pages * 5,
+            max_age_s=settings.image_max_age_s,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=settings.poll_concurrency, thread_name_prefix="poll")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._upstream.close()
+
+    def accounts(self, now: float) -> list[str]:
+        """Configured accounts, or the upstream's list, listed again every ``accounts_refresh_s``."""
+        if self._settings.accounts:
+            return self._accounts
+        fresh = self._accounts_listed_at is not None and now - self._accounts_listed_at < (
+            self._settings.accounts_refresh_s
+        )
+        if fresh or now < self._accounts_error.next_poll_at:
+            return self._accounts
+        try:
+            listed = self._upstream.list_accounts()
+        except UpstreamError as exc:
+            self._note_failure("(account list)", self._accounts_error, exc, now)
+            return self._accounts
+        self._note_success("(account list)", self._accounts_error)
+        accounts = listed if listed else [NO_EMAIL]
+        if accounts != self._accounts:
+            log.info("polling %d account(s)%s", len(accounts), " (no account list: without email)"
+                     if listed is None else "")
+        self._accounts, self._accounts_listed_at = accounts, now
+        return accounts
+
+    def run_cycle(
+        self, *, force: bool = False, backfill: bool = False, on_page: Callable[[str, ScanResult], None] | None = None
+    ) -> CycleResult:
+        """Poll every due account (every account when ``force``) once, concurrently."""
+        now = self._clock()
+        result = CycleResult()
+        due = [
+            account
+            for account in self.accounts(now)
+            if force or self._schedules.setdefault(account, AccountSchedule()).next_poll_at <= now
+        ]
+        futures = {account: self._pool.submit(self._poll_one, account, backfill, on_page) for account in due}
+        for account, future in futures.items():
+            scan, error = future.result()
+            if scan is not None:
+                result.scans.append(scan)
+            if error is not None:
+                result.errors[account] = error
+        self._beat()
+        return result
+
+    def _poll_one(
+        self, account: str, backfill: bool, on_page: Callable[[str, ScanResult], None] | None = None
+    ) -> tuple[ScanResult | None, str | None]:
+        schedule = self._schedules.setdefault(account, AccountSchedule())
+        started = self._clock()
+        try:
+            scan = scan_account(
+                self._upstream, self._tracker, account, limits=self._limits, now=started, backfill=backfill,
+                on_page=on_page,
+            )
+        except (NotifierError, redis.RedisError) as exc:
+            message = self._note_failure(account, schedule, exc, self._clock())
+            self._safe_finish(account, started, message)
+            return None, message
+        except Exception as exc:  # a bug must not stop the other accounts
+            log.exception("unexpected error while polling %s", account)
+            message = self._note_failure(account, schedule, exc, self._clock())
+            return None, message
+        schedule.next_poll_at = started + next_interval_s(scan.active, scan.remaining_s, self._settings)
+        metrics().poll_duration.observe(self._clock() - started)
+        self._note_success(account, schedule)
+        self._safe_finish(account, started, None)
+        for event in scan.events:
+            metrics().events.labels(event.type).inc()
+            if event.type == "image.unknown":
+                log.warning(
+                    "image %s of %s has a status the notifier does not know (code %s, name %s): "
+                    "announced as image.unknown and still tracked",
+                    event.data["image_id"], account, event.data["status_code"], event.data["status"],
+                )
+            log.info(
+                "%s %s: %s -> %s",
+                event.type,
+                event.data["image_id"],
+                event.data["previous_status"] or "(new)",
+                event.data["status"],
+                extra={"event_id": event.id, "account": account, "event_type": event.type},
+            )
+        if scan.skipped_items:
+            log.warning("%s: %d list item(s) without an image_id were skipped", account, scan.skipped_items)
+        return scan, None
+
+    def _safe_finish(self, account: str, now: float, error: str | None) -> None:
+        try:
+            self._tracker.finish_cycle(account, now, error=error)
+        except redis.RedisError as exc:
+            log.warning("could not record the poll of %s: %s", account, exc)
+
+    def _note_failure(self, account: str, schedule: AccountSchedule, exc: Exception, now: float) -> str:
+        schedule.failures += 1
+        pause = pause_after_error(exc, schedule.failures, self._settings, self._rng)
+        schedule.next_poll_at = now + pause
+        message = str(exc) or type(exc).__name__
+        kind = f"{type(exc).__name__}: {message}"
+        if kind != schedule.last_error:
+            level = logging.ERROR if isinstance(exc, UpstreamAuthError) else logging.WARNING
+            log.log(level, "%s: %s; next try in %.0f s", account, message, pause, extra={"account": account})
+        else:
+            log.debug("%s: still failing (%d): %s", account, schedule.failures, message)
+        schedule.last_error = kind
+        return message
+
+    def _note_success(self, account: str, schedule: AccountSchedule) -> None:
+        if schedule.failures:
+            log.info("%s: polling again after %d failed tries", account, schedule.failures)
+        schedule.failures = 0
+        schedule.last_error = None
+
+    def _beat(self) -> None:
+        try:
+            self._redis.set(self._keys.heartbeat("poller"), f"{self._clock():.3f}", ex=3600)
+        except redis.RedisError as exc:
+            log.warning("Redis unavailable: %s", exc)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Poll each account when it is due. A slow account holds only its own slot, not the others."""
+        log.info("poller started: every %.1f s, up to %d accounts at once",
+                 self._settings.poll_interval_s, self._settings.poll_concurrency)
+        in_flight: dict[str, Future[tuple[ScanResult | None, str | None]]] = {}
+        last_beat = 0.0
+        while not stop.is_set():
+            now = self._clock()
+            for account in self.accounts(now):
+                schedule = self._schedules.setdefault(account, AccountSchedule())
+                if account not in in_flight and schedule.next_poll_at <= now:
+                    in_flight[account] = self._pool.submit(self._poll_one, account, False)
+            for account in [a for a, f in in_flight.items() if f.done()]:
+                in_flight.pop(account)
+            if now - last_beat >= 1.0:
+                self._beat()
+                last_beat = now
+            waiting = [s.next_poll_at for a, s in self._schedules.items() if a not in in_flight]
+            next_due = min(waiting, default=now + self._settings.poll_interval_s)
+            # Wake for the next due account, and often enough to see in-flight polls finish.
+            stop.wait(min(max(0.01, next_due - self._clock()), _TICK_S))
+        for future in in_flight.values():
+            future.cancel()
+        log.info("poller stopped")

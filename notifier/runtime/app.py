@@ -1,0 +1,38 @@
+"""Builds the long-lived parts from the settings; nothing here runs at import time."""
+
+from __future__ import annotations
+
+import redis
+
+from notifier.delivery.enqueue import make_enqueuer, make_queue
+from notifier.delivery.sinks import build_sinks
+from notifier.polling.poller import Poller
+from notifier.runtime.connection import connect
+from notifier.runtime.settings import Settings
+from notifier.state.keys import Keys
+from notifier.state.tracker import Tracker
+from notifier.upstream.client import UpstreamClient
+
+__all__ = ["build_poller", "build_tracker", "connect"]
+
+
+def build_tracker(settings: Settings, client: redis.Redis) -> Tracker:
+    queue = make_queue(client, settings)
+    sinks = list(build_sinks(settings).values())
+    return Tracker(
+        client,
+        Keys(settings.key_prefix),
+        enqueue=make_enqueuer(queue, sinks, settings),
+        max_age_s=settings.image_max_age_s,
+        known_ttl_s=settings.known_ttl_s,
+    )
+
+
+def build_poller(settings: Settings, client: redis.Redis) -> Poller:
+    upstream = UpstreamClient(
+        settings.useapi_base_url,
+        settings.require_token(),
+        timeout_s=settings.upstream_timeout_s,
+        max_connections=settings.poll_concurrency * 2,
+    )
+    return Poller(settings, upstream, build_tracker(settings, client), client)

@@ -1,0 +1,167 @@
+"""Configuration of each destination (webhook, Slack, Discord) and its routing filters.
+
+Every sink can filter by event type, account email and model. Defaults:
+webhooks get every event; chat sinks get the final ones (completed,
+moderated, failed). URLs are secrets (they carry tokens): never in a repr,
+a log line or an error; a sink is named by its ``name``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import secrets
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from notifier.state.events import EVENT_TYPES
+
+FINAL_EVENTS: tuple[str, ...] = ("image.completed", "image.moderated", "image.failed")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+
+
+def check_http_url(value: str) -> str:
+    """Accept only absolute http(s) URLs with a host; the error never repeats the URL."""
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ValueError("is not a valid URL") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value
+
+
+def check_webhook_secret(secret: str) -> str:
+    """A Standard Webhooks secret: ``whsec_`` then base64 of 24 to 64 random bytes."""
+    if not secret.startswith("whsec_"):
+        raise ValueError("must start with 'whsec_' (Standard Webhooks secret format)")
+    try:
+        raw = base64.b64decode(secret[len("whsec_") :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("must be 'whsec_' followed by base64") from exc
+    if not 24 <= len(raw) <= 64:
+        raise ValueError("must encode 24 to 64 bytes (generate one with `notifier gen-secret`)")
+    return secret
+
+
+def new_secret() -> str:
+    """A fresh Standard Webhooks signing secret: 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_event_filter(events: list[str] | None) -> list[str] | None:
+    if events is None:
+        return None
+    for event_type in events:
+        if event_type not in EVENT_TYPES and event_type != "*":
+            known = ", ".join(sorted(EVENT_TYPES))
+            raise ValueError(f"unknown event type {event_type!r} (known: {known}, or '*')")
+    return events
+
+
+class SinkConfig(BaseModel):
+    """What every destination has: where, what name, which events."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    kind: ClassVar[str] = "sink"
+    default_events: ClassVar[tuple[str, ...] | None] = None
+    rate_per_s: ClassVar[float | None] = None
+    """Sustained messages per second allowed by the destination (None: no limit)."""
+    burst: ClassVar[int] = 1
+
+    url: str = Field(repr=False)
+    """Where events are POSTed. A secret: never logged."""
+    name: str = ""
+    """Stable name for logs, job ids and ``notifier status``; derived from a hash of the URL when empty."""
+    events: list[str] | None = None
+    """Event types to send; None = the kind's default, ``["*"]`` = all."""
+    accounts: list[str] | None = None
+    """Only events of these account emails; None = all."""
+    models: list[str] | None = None
+    """Only events of images made with these models (the image's ``model`` field); None = all."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_http_url(value)
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: list[str] | None) -> list[str] | None:
+        return check_event_filter(value)
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts(cls, value: list[str] | None) -> list[str] | None:
+        for email in value or []:
+            if "@" not in email:
+                raise ValueError(f"account filter {email!r} is not an email")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[str] | None) -> list[str] | None:
+        for model in value or []:
+            if not model.strip():
+                raise ValueError("model filter values must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _default_name(self) -> SinkConfig:
+        if not self.name:
+            # A hash, not the URL: the URL may embed a token.
+            digest = hashlib.sha256(self.url.encode()).hexdigest()[:10]
+            object.__setattr__(self, "name", f"{self.kind}_{digest}")
+        elif not _NAME_RE.match(self.name):
+            raise ValueError("name must be 1-40 characters of A-Z, a-z, 0-9 and _")
+        return self
+
+    def accepts(self, event_type: str, data: dict[str, Any]) -> bool:
+        events = self.events if self.events is not None else self.default_events
+        if events is not None and "*" not in events and event_type not in events:
+            return False
+        if self.accounts is not None and data.get("email") not in self.accounts:
+            return False
+        image = data.get("image")
+        model = image.get("model") if isinstance(image, dict) else None
+        return self.models is None or model in self.models
+
+
+class WebhookConfig(SinkConfig):
+    """A Standard Webhooks endpoint: every event by default, signed."""
+
+    kind: ClassVar[str] = "webhook"
+    secret: SecretStr
+    """Standard Webhooks signing secret (``whsec_...``)."""
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        check_webhook_secret(value.get_secret_value())
+        return value
+
+
+class SlackConfig(SinkConfig):
+    """A Slack incoming webhook: final events by default."""
+
+    kind: ClassVar[str] = "slack"
+    default_events: ClassVar[tuple[str, ...] | None] = FINAL_EVENTS
+    # Slack: about one message per second per incoming webhook, short bursts allowed.
+    rate_per_s: ClassVar[float | None] = 1.0
+    burst: ClassVar[int] = 3
+
+
+class DiscordConfig(SinkConfig):
+    """A Discord webhook: final events by default."""
+
+    kind: ClassVar[str] = "discord"
+    default_events: ClassVar[tuple[str, ...] | None] = FINAL_EVENTS
+    # Discord: 5 requests per 2 s per webhook, and 30 messages a minute per channel.
+    rate_per_s: ClassVar[float | None] = 0.5
+    burst: ClassVar[int] = 5

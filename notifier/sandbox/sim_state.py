@@ -1,0 +1,255 @@
+"""The simulated upstream's state: accounts, images moving through statuses, injected faults.
+
+The HTTP server around it is :mod:`notifier.sandbox.simulator`.
+
+It behaves as ``shared/upstream`` describes: bearer auth, ``email`` required
+with several accounts, newest-first offset pages with ``next_offset =
+offset + limit``, a ``limit`` over 100 refused, 404 for deleted images and for
+an empty account list, images that move through statuses over time, and any
+error, garbage body or slow answer injected on demand. Tests drive it through
+its Python methods; ``notifier simulate`` serves a self-running copy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from notifier.upstream.statuses import KNOWN_STATUSES
+
+MAX_LIMIT = 100
+BASE_PATH = "/v2/pixverse"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class SimImage:
+    image_id: str
+    account: str
+    created_at: float
+    timeline: list[tuple[float, int]]
+    """(time, status code) steps; the status at a time is the last step at or before it."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
+
+    def status_at(self, now: float) -> int:
+        current = self.timeline[0][1]
+        for at, code in self.timeline:
+            if at <= now:
+                current = code
+        return current
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        code = self.status_at(now)
+        body: dict[str, Any] = {
+            "image_id": self.image_id,
+            "image_status": code,
+            "account_id": 33445566,
+            "create_mode": "t2i",
+            "model": "qwen-image",
+            "prompt": "a lighthouse at dusk, oil painting",
+            "quality": "720p",
+            "aspect_ratio": "1:1",
+            "seed": 123456,
+            "output_width": 720,
+            "output_height": 720,
+            "queue_data": None,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(max(at for at, _ in self.timeline if at <= now) if now >= self.created_at
+                               else self.created_at),
+        }
+        finals = [at for at, step in self.timeline if KNOWN_STATUSES.get(step, ("", False))[1]]
+        if code in (5, 9, 10) and finals:
+            # Like the upstream's, an estimate (here: exact) of when the image will be done.
+            body["queue_data"] = {"estimated_gen_time": round(min(finals) - self.created_at, 1),
+                                  "processing_start_time": _iso(self.created_at), "queue_count": 0,
+                                  "queue_time": 0}
+        if code == 1:
+            number = self.image_id.rsplit(":", 1)[-1]
+            body["image_path"] = f"image/{number}.webp"
+            body["image_url"] = f"https://media.pixverse.ai/image/{number}.webp"
+        if code in KNOWN_STATUSES:
+            name, final = KNOWN_STATUSES[code]
+            body["image_status_name"], body["image_status_final"] = name, final
+        body.update(self.extra)
+        return body
+
+
+@dataclass
+class Fault:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    times: int
+    path_contains: str
+    delay_s: float = 0.0
+
+
+class SimState:
+    """The simulator's data. Thread-safe; every method may be called while the server runs."""
+
+    def __init__(self, token: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.token = token
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.accounts: dict[str, list[SimImage]] = {}
+        self.images: dict[str, SimImage] = {}
+        self.faults: deque[Fault] = deque()
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self.short_pages = False
+        """Answer one item fewer than asked on full pages, as the real upstream sometimes does."""
+        self._numbers = itertools.count(11223344)
+
+    def add_account(self, email: str) -> None:
+        with self.lock:
+            self.accounts.setdefault(email, [])
+
+    def add_image(
+        self,
+        email: str,
+        status: int = 5,
+        *,
+        steps: list[tuple[float, int]] | None = None,
+        created_at: float | None = None,
+        **extra: Any,
+    ) -> str:
+        """A new image (newest of its account). ``steps`` are (seconds after now, code) changes to come."""
+        now = self.clock()
+        with self.lock:
+            number = next(self._numbers)
+            image_id = f"user:1234-pixverse:{email}-image:{number}"
+            timeline = [(now, status)] + [(now + delay, code) for delay, code in steps or []]
+            image = SimImage(image_id, email, now if created_at is None else created_at, timeline, extra)
+            self.accounts.setdefault(email, []).append(image)
+            self.images[image_id] = image
+            return image_id
+
+    def add_history(self, email: str, count: int, status: int = 1) -> None:
+        """``count`` old finished images, created a month ago."""
+        old = self.clock() - 30 * 86400
+        for _ in range(count):
+            self.add_image(email, status, created_at=old)
+
+    def set_status(self, image_id: str, code: int) -> None:
+        with self.lock:
+            self.images[image_id].timeline.append((self.clock(), code))
+
+    def delete(self, image_id: str) -> None:
+        with self.lock:
+            self.images[image_id].deleted = True
+
+    def inject(
+        self,
+        status: int,
+        body: Any = None,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        path_contains: str = "",
+        delay_s: float = 0.0,
+    ) -> None:
+        """The next ``times`` matching requests get this answer. ``body`` bytes are sent raw."""
+        raw = body if isinstance(body, bytes) else json.dumps(body if body is not None else {"error": "injected"})
+        data = raw if isinstance(raw, bytes) else raw.encode()
+        with self.lock:
+            self.faults.append(Fault(status, data, headers or {}, times, path_contains, delay_s))
+
+    def count(self, endpoint: str | None = None, email: str | None = None) -> int:
+        with self.lock:
+            return sum(
+                n for (ep, em), n in self.requests.items()
+                if (endpoint is None or ep == endpoint) and (email is None or em == email)
+            )
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.path_contains in path:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    # -- request handling -------------------------------------------------------------------------
+
+    def handle(self, path: str, query: dict[str, list[str]], auth: str | None) -> tuple[int, Any]:
+        if auth != f"Bearer {self.token}":
+            with self.lock:
+                self.requests[("unauthorized", "")] += 1
+            return 401, {"error": "Unauthorized", "code": 401}
+        rest = path[len(BASE_PATH):] if path.startswith(BASE_PATH) else path
+        if rest in ("/accounts", "/accounts/"):
+            return self._accounts()
+        if rest in ("/images", "/images/"):
+            return self._list(query)
+        if rest.startswith("/images/"):
+            return self._get(unquote(rest[len("/images/"):]))
+        return 404, {"error": f"Unknown endpoint {path}", "code": 404}
+
+    def _accounts(self) -> tuple[int, Any]:
+        with self.lock:
+            self.requests[("accounts", "")] += 1
+            if not self.accounts:
+                return 404, {"error": "Configuration not found", "code": 404}
+            return 200, {email: {"email": email, "maxJobs": 4} for email in self.accounts}
+
+    def _list(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        email = query.get("email", [""])[0]
+        try:
+            limit = int(query.get("limit", ["50"])[0])
+            offset = int(query.get("offset", ["0"])[0])
+        except ValueError:
+            return 400, {"error": "limit and offset must be integers", "code": 400}
+        now = self.clock()
+        with self.lock:
+            self.requests[("images", email)] += 1
+            if not email:
+                if len(self.accounts) > 1:
+                    return 400, {"error": "Parameter email is required when multiple accounts configured",
+                                 "code": 400}
+                email = next(iter(self.accounts), "")
+            if email not in self.accounts:
+                return 400, {"error": f"Account {email} not found", "code": 400}
+            if not 1 <= limit <= MAX_LIMIT or offset < 0:
+                return 400, {"error": f"limit must be 1..{MAX_LIMIT} and offset >= 0", "code": 400}
+            live = [img for img in reversed(self.accounts[email]) if not img.deleted]
+            page = live[offset:offset + limit]
+            if self.short_pages and len(page) == limit and limit > 1:
+                page = page[:-1]
+            return 200, {
+                "data": [img.to_json(now) for img in page],
+                "next_offset": offset + limit,
+                "total": len(live),
+            }
+
+    def _get(self, image_id: str) -> tuple[int, Any]:
+        with self.lock:
+            self.requests[("image", "")] += 1
+            image = self.images.get(image_id)
+            if image is None or image.deleted:
+                return 404, {"error": "The original image has been deleted", "code": 404}
+            return 200, image.to_json(self.clock())
+
+
+def seed_demo(state: SimState, accounts: int = 2) -> None:
+    """Accounts with some history and images that keep moving through their statuses."""
+    lifecycle = [(1.0, 9), (2.5, 10), (4.0, 1)]
+    for n in range(accounts):
+        email = f"artist{n + 1}@example.com"
+        state.add_history(email, 3)
+        state.add_image(email, 5, steps=lifecycle)
+    first = next(iter(state.accounts))
+    state.add_image(first, 5, steps=[(1.5, 9), (3.0, 7)])
+    state.add_image(first, 5, steps=[(2.0, 9), (3.5, 8)])

@@ -1,0 +1,189 @@
+"""Each image's last seen status, in Redis, changed atomically with the event's delivery jobs.
+
+A page of observations is applied in one WATCH/MULTI transaction: the state
+of its images is read, :func:`notifier.state.transitions.decide` says what changed,
+and the new state plus every delivery job of the resulting events are written
+in the same MULTI/EXEC. Two pollers racing on one account make one of them
+retry on fresh state, so a transition is announced exactly once; a crash
+before EXEC writes nothing, so the next poll sees the change again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis.client import Pipeline
+
+from notifier.errors import NotifierError
+from notifier.state.events import Event, build_event
+from notifier.state.keys import NO_EMAIL, Keys
+from notifier.state.transitions import Decision, Mode, Tracked, decide
+from notifier.upstream.statuses import Status
+
+log = logging.getLogger(__name__)
+
+EnqueueFn = Callable[[Pipeline, Sequence[Event]], None]
+"""Adds the delivery jobs of events to a pipeline that is inside MULTI."""
+
+_MAX_CAS_TRIES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    image: dict[str, Any]
+    status: Status
+
+    @property
+    def image_id(self) -> str:
+        return str(self.image["image_id"])
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    events: list[Event] = field(default_factory=list)
+    new_ids: list[str] = field(default_factory=list)
+    """Images this account had never shown before."""
+    gave_up: list[str] = field(default_factory=list)
+
+
+class Tracker:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        *,
+        enqueue: EnqueueFn,
+        max_age_s: float,
+        known_ttl_s: int,
+    ) -> None:
+        self._redis = client
+        self._keys = keys
+        self._enqueue = enqueue
+        self._max_age_s = max_age_s
+        self._known_ttl_s = known_ttl_s
+
+    def tracked(self, account: str) -> dict[str, Tracked]:
+        raw: dict[bytes, bytes] = self._redis.hgetall(self._keys.tracked(account))  # type: ignore[assignment]
+        return {key.decode(): Tracked.load(value) for key, value in raw.items()}
+
+    def account_state(self, account: str) -> tuple[bool, set[str]]:
+        """Whether the account had its first poll, and the ids it tracks: one round trip."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hexists(self._keys.meta(account), "baselined_at")
+            pipe.hkeys(self._keys.tracked(account))
+            baselined, keys = pipe.execute()
+        return bool(baselined), {key.decode() for key in keys}
+
+    def apply(
+        self, account: str, observations: Sequence[Observation], *, mode: Mode, now: float
+    ) -> ApplyResult:
+        """Record a page of observations; returns the events whose jobs were enqueued."""
+        unique: dict[str, Observation] = {}
+        for obs in observations:
+            unique.setdefault(obs.image_id, obs)  # pages shift: keep the first (newest) sight
+        if not unique:
+            return ApplyResult()
+        tracked_key, known_key = self._keys.tracked(account), self._keys.known(account)
+        ids = list(unique)
+        # Most polls change nothing: read without WATCH first, and when nothing changes, only refresh
+        # the "seen" times (no state write, no event), which needs no compare-and-set.
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(tracked_key, ids)
+            pipe.zmscore(known_key, ids)
+            states, scores = pipe.execute()
+        result, decisions = self._decide(account, unique, states, scores, mode, now)
+        if not result.events and not result.new_ids and all(
+            d.track == (Tracked.load(state) if state is not None else None)
+            for (_, d), state in zip(decisions, states, strict=True)
+        ):
+            with self._redis.pipeline(transaction=False) as pipe:
+                self._refresh(pipe, account, decisions, now)
+                pipe.execute()
+            return result
+        with self._redis.pipeline() as pipe:
+            for _ in range(_MAX_CAS_TRIES):
+                try:
+                    pipe.watch(tracked_key, known_key)  # type: ignore[no-untyped-call]
+                    states = pipe.hmget(tracked_key, ids)
+                    scores = pipe.zmscore(known_key, ids)
+                    result, decisions = self._decide(account, unique, states, scores, mode, now)  # type: ignore[arg-type]
+                    pipe.multi()
+                    self._write(pipe, account, decisions, now)
+                    if result.events:
+                        self._enqueue(pipe, result.events)
+                    pipe.execute()
+                    return result
+                except redis.WatchError:
+                    continue
+        raise NotifierError(f"account {account}: state kept changing under {_MAX_CAS_TRIES} tries")
+
+    def _decide(
+        self,
+        account: str,
+        unique: dict[str, Observation],
+        states: Sequence[bytes | None],
+        scores: Sequence[float | None],
+        mode: Mode,
+        now: float,
+    ) -> tuple[ApplyResult, list[tuple[Observation, Decision]]]:
+        result = ApplyResult()
+        decisions: list[tuple[Observation, Decision]] = []
+        for obs, state, score in zip(unique.values(), states, scores, strict=True):
+            tracked = Tracked.load(state) if state is not None else None
+            decision = decide(tracked=tracked, known=score is not None, status=obs.status, image=obs.image,
+                              mode=mode, now=now, max_age_s=self._max_age_s)
+            decisions.append((obs, decision))
+            if tracked is None and score is None:
+                result.new_ids.append(obs.image_id)
+            if decision.gave_up:
+                result.gave_up.append(obs.image_id)
+            if decision.emit:
+                result.events.append(build_event(
+                    image=obs.image,
+                    account=None if account == NO_EMAIL else account,
+                    status=obs.status,
+                    previous=decision.previous,
+                    now=now,
+                ))
+        return result, decisions
+
+    def _write(
+        self, pipe: Pipeline, account: str, decisions: list[tuple[Observation, Decision]], now: float
+    ) -> None:
+        tracked_key = self._keys.tracked(account)
+        keep = {obs.image_id: d.track.dump() for obs, d in decisions if d.track is not None}
+        drop = [obs.image_id for obs, d in decisions if d.track is None]
+        if keep:
+            pipe.hset(tracked_key, mapping=keep)  # type: ignore[arg-type]
+        if drop:
+            pipe.hdel(tracked_key, *drop)
+        self._refresh(pipe, account, decisions, now)
+
+    def _refresh(self, pipe: Pipeline, account: str, decisions: list[tuple[Observation, Decision]],
+                 now: float) -> None:
+        # Tracked images are known by being tracked: only the others go in the known set (memory).
+        known = {obs.image_id: now for obs, d in decisions if d.track is None}
+        if known:
+            pipe.zadd(self._keys.known(account), known)
+        pipe.expire(self._keys.tracked(account), self._known_ttl_s)
+        pipe.expire(self._keys.known(account), self._known_ttl_s)
+
+    def finish_cycle(self, account: str, now: float, *, error: str | None = None) -> None:
+        """Mark the account polled: baselined (unless it failed), forgotten images trimmed, TTLs renewed."""
+        meta = self._keys.meta(account)
+        with self._redis.pipeline(transaction=False) as pipe:
+            if error is None:
+                pipe.hsetnx(meta, "baselined_at", now)
+                pipe.hset(meta, mapping={"last_poll_at": now, "last_error": ""})
+                pipe.zremrangebyscore(self._keys.known(account), "-inf", now - self._known_ttl_s)
+            else:
+                pipe.hset(meta, mapping={"last_error_at": now, "last_error": error[:500]})
+            pipe.expire(meta, self._known_ttl_s)
+            pipe.zadd(self._keys.accounts(), {account: now})
+            pipe.zremrangebyscore(self._keys.accounts(), "-inf", now - self._known_ttl_s)
+            pipe.expire(self._keys.accounts(), self._known_ttl_s)
+            pipe.execute()

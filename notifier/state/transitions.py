@@ -1,0 +1,94 @@
+"""Whether an observation of an image is an event. Pure: takes plain data and ``now``.
+
+The tracker feeds this with what Redis remembers of the image; the answer
+says what to emit and what to remember.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from notifier.upstream.statuses import Status
+
+
+class Mode(enum.Enum):
+    NORMAL = "normal"
+    BASELINE = "baseline"
+    """First poll of an account: what is already there is recorded, not announced."""
+    BACKFILL = "backfill"
+    """Like a first poll, but every image's current status is announced."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """What Redis keeps of a non-final image."""
+
+    status: Status
+    first_seen: float
+
+    def dump(self) -> str:
+        return json.dumps([self.status.name, self.status.code, int(self.first_seen)], separators=(",", ":"))
+
+    @classmethod
+    def load(cls, raw: str | bytes) -> Tracked:
+        name, code, first_seen = json.loads(raw)
+        return cls(status=Status(name=name, code=code, final=False), first_seen=float(first_seen))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    emit: bool
+    previous: Status | None
+    track: Tracked | None
+    """The new tracked state, or None when the image leaves the tracked set."""
+    gave_up: bool = False
+    """True when the image is dropped for being older than the age limit."""
+
+
+def created_at(image: dict[str, Any]) -> float | None:
+    raw = image.get("created_at")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def is_old(image: dict[str, Any], now: float, max_age_s: float) -> bool:
+    """Created longer ago than the age limit (an image without ``created_at`` is not old)."""
+    born = created_at(image)
+    return born is not None and now - born > max_age_s
+
+
+def decide(
+    *,
+    tracked: Tracked | None,
+    known: bool,
+    status: Status,
+    image: dict[str, Any],
+    mode: Mode,
+    now: float,
+    max_age_s: float,
+) -> Decision:
+    if tracked is not None:
+        if status.key != tracked.status.key:
+            keep = None if status.final else Tracked(status, tracked.first_seen)
+            return Decision(emit=True, previous=tracked.status, track=keep)
+        if now - tracked.first_seen > max_age_s:
+            return Decision(emit=False, previous=None, track=None, gave_up=True)
+        return Decision(emit=False, previous=None, track=tracked)
+
+    if known:
+        # Final already, or given up on: nothing more to say about it.
+        return Decision(emit=False, previous=None, track=None)
+
+    too_old = is_old(image, now, max_age_s)
+    keep = None if status.final or too_old else Tracked(status, now)
+    if mode is Mode.BASELINE or (mode is Mode.NORMAL and too_old):
+        return Decision(emit=False, previous=None, track=keep)
+    return Decision(emit=True, previous=None, track=keep)

@@ -1,0 +1,56 @@
+import json
+
+import httpx
+import pytest
+
+from notifier.delivery.sinks import discord
+from notifier.delivery.sinks.present import utf16_len
+from notifier.errors import DeliveryError
+from notifier.runtime.sink_config import DiscordConfig
+from tests.delivery.sinks.hostile import event, hostile_events
+
+CONFIG = DiscordConfig(url="https://discord.com/api/webhooks/1/tok3n")
+
+
+@pytest.mark.parametrize(
+    ("code", "title", "color", "has_image"),
+    [(1, "✅ Image completed", 0x2EB67D, True), (7, "⚠️ Image moderated", 0xECB22E, False),
+     (8, "❌ Image failed", 0xE01E5A, False), (10, "⏳ Image processing", 0x36C5F0, False)],
+)
+def test_embed_per_outcome(code: int, title: str, color: int, has_image: bool) -> None:
+    message = discord.build_message(event(code))
+    assert message["allowed_mentions"] == {"parse": []}
+    embed = message["embeds"][0]
+    assert (embed["title"], embed["color"]) == (title, color)
+    assert embed["description"] == "a lighthouse at dusk, oil painting"
+    assert {f["name"]: f["value"] for f in embed["fields"]}["Account"] == "artist@example.com"
+    assert ("image" in embed) is has_image
+    if has_image:
+        assert embed["image"]["url"].endswith(".webp")  # Discord shows webp
+
+
+def test_hostile_data_stays_within_discord_limits() -> None:
+    for ev in hostile_events():
+        message = json.loads(discord.build_request(ev, CONFIG, 0).body)
+        embed = message["embeds"][0]
+        assert message["allowed_mentions"] == {"parse": []}
+        assert utf16_len(embed["title"]) <= discord.TITLE_MAX
+        assert 0 < utf16_len(embed["description"]) <= discord.DESCRIPTION_MAX
+        assert len(embed["fields"]) <= discord.FIELDS_MAX
+        assert all(0 < utf16_len(f["value"]) <= discord.FIELD_VALUE_MAX for f in embed["fields"])
+        assert discord._embed_size(embed) <= discord.EMBED_TOTAL_MAX
+        assert len(embed.get("image", {}).get("url", "")) <= discord.URL_MAX
+
+
+def test_429_retry_after_from_the_json_body() -> None:
+    answer = httpx.Response(429, json={"message": "You are being rate limited.", "retry_after": 1.5, "global": False})
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: answer))
+    with pytest.raises(DeliveryError) as caught:
+        discord.send(client, discord.build_request(event(1), CONFIG, 0), 5)
+    assert caught.value.retryable and caught.value.retry_after_s == 1.5
+    assert "tok3n" not in str(caught.value)
+
+
+def test_no_content_is_success() -> None:
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(204)))
+    assert discord.send(client, discord.build_request(event(1), CONFIG, 0), 5).status_code == 204

@@ -1,0 +1,129 @@
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from notifier.delivery.sinks import slack
+from notifier.delivery.sinks.present import utf16_len
+from notifier.errors import DeliveryError
+from notifier.runtime.sink_config import SlackConfig
+from tests.delivery.sinks.hostile import event, hostile_events
+
+CONFIG = SlackConfig(url="https://hooks.slack.com/services/T000/B000/XXXX")
+
+
+def blocks_of(message: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [b for b in message["blocks"] if b["type"] == kind]
+
+
+def texts(message: dict[str, Any]) -> Iterator[tuple[str, str, int]]:
+    """(type, text, limit) of every text object in the message."""
+    for block in message["blocks"]:
+        if "text" in block:
+            limit = slack.HEADER_MAX if block["type"] == "header" else slack.SECTION_TEXT_MAX
+            yield block["text"]["type"], block["text"]["text"], limit
+        for field in block.get("fields", []):
+            yield field["type"], field["text"], slack.FIELD_TEXT_MAX
+        for element in block.get("elements", []):
+            if element["type"] == "mrkdwn":
+                yield "mrkdwn", element["text"], slack.SECTION_TEXT_MAX
+            if element["type"] == "button":
+                yield "plain_text", element["text"]["text"], slack.BUTTON_TEXT_MAX
+
+
+def test_completed_message() -> None:
+    message = slack.build_message(event(1, image_url="https://media.pixverse.ai/image/7.png"))
+    header = blocks_of(message, "header")[0]["text"]["text"]
+    assert header == "✅ Image completed"
+    assert message["blocks"][1]["text"] == {"type": "plain_text", "text": "a lighthouse at dusk, oil painting"}
+    fields = [f["text"] for f in blocks_of(message, "section")[1]["fields"]]
+    assert fields == ["*Model*\nqwen-image", "*Quality*\n720p", "*Aspect ratio*\n1:1", "*Size*\n720×720",
+                      "*Seed*\n123456", "*Account*\nartist@example.com"]
+    image = blocks_of(message, "image")[0]
+    assert image["image_url"].endswith("7.png")
+    assert image["alt_text"] == "a lighthouse at dusk, oil painting"
+    assert blocks_of(message, "actions")[0]["elements"][0]["url"].endswith("7.png")
+    assert message["text"].startswith("✅ Image completed: a lighthouse")
+
+
+def test_webp_gets_a_link_not_an_image_block() -> None:
+    request = slack.build_request(event(1), CONFIG, 0)
+    message = json.loads(request.body)
+    assert blocks_of(message, "image") == []
+    assert blocks_of(message, "actions")[0]["elements"][0]["url"].endswith(".webp")
+    assert request.fallback_body is None
+
+
+@pytest.mark.parametrize("refusal", ["invalid_blocks", "downloading image failed"])
+def test_an_image_slack_cannot_fetch_is_dropped_and_sent_again(refusal: str) -> None:
+    sent: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(400, text=refusal) if len(sent) == 1 else httpx.Response(200, text="ok")
+
+    request = slack.build_request(event(1, image_url="https://media.pixverse.ai/image/7.jpg"), CONFIG, 0)
+    response = slack.send(httpx.Client(transport=httpx.MockTransport(handler)), request, 5)
+    assert response.status_code == 200 and response.text == "ok"
+    assert [len(blocks_of(m, "image")) for m in sent] == [1, 0]
+    assert blocks_of(sent[1], "actions")  # the link is still there
+
+
+def test_other_refusals_are_not_sent_again() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(404, text="channel_not_found")
+
+    request = slack.build_request(event(1, image_url="https://media.pixverse.ai/image/7.jpg"), CONFIG, 0)
+    with pytest.raises(DeliveryError, match="channel_not_found") as caught:
+        slack.send(httpx.Client(transport=httpx.MockTransport(handler)), request, 5)
+    assert not caught.value.retryable and len(calls) == 1
+    assert "XXXX" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("code", "title", "warning"), [(7, "⚠️ Image moderated", "moderation"),
+                                                         (8, "❌ Image failed", "could not generate")])
+def test_moderated_and_failed_are_warnings_without_image(code: int, title: str, warning: str) -> None:
+    message = slack.build_message(event(code))
+    assert blocks_of(message, "header")[0]["text"]["text"] == title
+    assert warning in message["blocks"][1]["text"]["text"]
+    assert message["blocks"][2]["text"]["text"] == "a lighthouse at dusk, oil painting"
+    assert [f["text"] for f in blocks_of(message, "section")[2]["fields"]] == ["*Account*\nartist@example.com"]
+    assert blocks_of(message, "image") == [] and blocks_of(message, "actions") == []
+
+
+def test_intermediate_status_message() -> None:
+    message = slack.build_message(event(9))
+    assert blocks_of(message, "header")[0]["text"]["text"] == "⏳ Image generating"
+
+
+def test_hostile_data_stays_within_slack_limits_and_pings_nobody() -> None:
+    for ev in hostile_events():
+        request = slack.build_request(ev, CONFIG, 0)
+        for body in filter(None, (request.body, request.fallback_body)):
+            message = json.loads(body)
+            assert len(message["blocks"]) <= slack.BLOCKS_MAX
+            assert utf16_len(message["text"]) <= slack.FALLBACK_TEXT_MAX
+            assert "<!" not in message["text"] and "<@" not in message["text"]
+            for kind, text, limit in texts(message):
+                assert 0 < utf16_len(text) <= limit, (kind, text[:80])
+                if kind == "mrkdwn":
+                    assert "<!" not in text and "<@" not in text and "<#" not in text
+            for block in message["blocks"]:
+                assert len(block.get("fields", [])) <= slack.FIELDS_MAX
+                if block["type"] == "image":
+                    assert utf16_len(block["alt_text"]) <= slack.ALT_TEXT_MAX
+                    assert len(block["image_url"]) <= slack.URL_MAX
+                for element in block.get("elements", []):
+                    assert len(element.get("url", "")) <= slack.URL_MAX
+            if len(ev.data["image"].get("prompt", "")) > slack.SECTION_TEXT_MAX:
+                assert any(text.endswith("… (cut)") for _, text, _ in texts(message))
+
+
+def test_plain_ok_is_success() -> None:
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text="ok")))
+    assert slack.send(client, slack.build_request(event(1), CONFIG, 0), 5).text == "ok"

@@ -1,0 +1,83 @@
+"""`notifier demo`: every expected event arrives verified, and nothing is left running afterwards."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from notifier.sandbox.demo import SCRIPT
+from tests.conftest import ROOT
+from tests.support.processes import alive, descendants_of, wait_until
+
+pytestmark = pytest.mark.integration
+
+EXPECTED = sum(1 + len(steps) for _, steps in SCRIPT)
+
+
+@pytest.fixture
+def no_redis_on_path(tmp_path: Path) -> Iterator[str]:
+    """A PATH with every program the machine has, except Redis's."""
+    hidden = tmp_path / "bin"
+    hidden.mkdir()
+    for directory in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for name in os.listdir(directory):
+            target = Path(directory) / name
+            if name.startswith("redis") or (hidden / name).exists() or not os.access(target, os.X_OK):
+                continue
+            (hidden / name).symlink_to(target)
+    yield str(hidden)
+
+
+def demo_env(path: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+    if path is not None:
+        env["PATH"] = path
+    return env
+
+
+def test_readme_first_command_without_redis_server(no_redis_on_path: str) -> None:
+    started = time.monotonic()
+    done = subprocess.run(["scripts/demo", "--duration", "60"], cwd=ROOT, env=demo_env(no_redis_on_path),
+                          capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = [line for line in lines if line.endswith("✓ signature verified")]
+    assert len(events) == EXPECTED
+    assert f"{EXPECTED} of {EXPECTED} events" in done.stdout
+    for outcome in ("new → QUEUED", "QUEUED → GENERATING", "GENERATING → PROCESSING", "PROCESSING → COMPLETED",
+                    "GENERATING → MODERATED", "GENERATING → FAILED"):
+        assert any(outcome in line for line in events), outcome
+    assert elapsed < 60
+
+
+def start_demo() -> tuple[subprocess.Popen[str], set[int]]:
+    demo = subprocess.Popen([sys.executable, "-m", "notifier.cli", "demo", "--duration", "60"], cwd=ROOT,
+                            env=demo_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert demo.stdout is not None
+    for line in demo.stdout:
+        if "signature verified" in line:
+            break
+    family = descendants_of(demo.pid)
+    # Redis, the poller, the worker and the worker's scheduler.
+    assert len(family) >= 4, family
+    return demo, family
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+def test_stopping_the_demo_leaves_no_process_behind(sig: int) -> None:
+    demo, family = start_demo()
+    demo.send_signal(sig)
+    out, _ = demo.communicate(timeout=30)
+    if sig != signal.SIGKILL:
+        assert "interrupted:" in out
+    wait_until(lambda: not any(alive(pid) for pid in family), 30, f"{family} to exit")

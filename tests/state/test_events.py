@@ -1,0 +1,65 @@
+from notifier.state.events import EVENT_TYPES, build_event, email_of, event_id, event_type, format_timestamp
+from notifier.upstream.statuses import Status, deleted, resolve
+
+IMAGE = {
+    "image_id": "user:1-pixverse:a-b@x.com-image:7",
+    "image_status": 1,
+    "image_url": "https://media.pixverse.ai/image/7.webp",
+    "brand_new_field": {"kept": True},
+}
+
+
+def test_payload_shape_and_data() -> None:
+    event = build_event(image=IMAGE, account="a-b@x.com", status=resolve(IMAGE),
+                        previous=Status("PROCESSING", 10, False), now=1_700_000_000.25)
+    assert event.payload() == {
+        "type": "image.completed",
+        "timestamp": "2023-11-14T22:13:20.250Z",
+        "data": {
+            "image_id": IMAGE["image_id"],
+            "email": "a-b@x.com",
+            "status": "COMPLETED",
+            "status_code": 1,
+            "final": True,
+            "previous_status": "PROCESSING",
+            "image_url": IMAGE["image_url"],
+            "image": IMAGE,
+        },
+    }
+
+
+def test_id_is_deterministic_per_image_and_status() -> None:
+    completed = resolve(IMAGE)
+    assert event_id(IMAGE["image_id"], completed) == event_id(IMAGE["image_id"], Status("COMPLETED", 1, True))
+    assert event_id(IMAGE["image_id"], completed) != event_id(IMAGE["image_id"], Status("QUEUED", 5, False))
+    assert event_id(IMAGE["image_id"], completed) != event_id("other", completed)
+    # Job ids are built from it: RQ allows only these characters.
+    assert event_id(IMAGE["image_id"], completed).replace("_", "").isalnum()
+
+
+def test_types() -> None:
+    assert event_type(resolve({"image_status": 7})) == "image.moderated"
+    assert event_type(resolve({"image_status": 6})) == "image.unknown"
+    assert event_type(resolve({"image_status": 11, "image_status_name": "UPSCALING"})) == "image.unknown"
+    assert event_type(deleted()) == "image.deleted"
+    assert {
+        "image.completed", "image.queued", "image.moderated", "image.failed", "image.generating",
+        "image.processing", "image.deleted", "image.unknown",
+    } == EVENT_TYPES
+
+
+def test_unknown_event_carries_the_code_and_no_image_url_when_absent() -> None:
+    image = {"image_id": "x", "image_status": 6}
+    event = build_event(image=image, account="a@x.com", status=resolve(image), previous=None, now=0)
+    assert event.data["status_code"] == 6
+    assert event.data["previous_status"] is None
+    assert "image_url" not in event.data
+
+
+def test_email_from_image_id_when_polling_without_email() -> None:
+    assert email_of({"image_id": "user:1-pixverse:me@x.com-image:5"}, None) == "me@x.com"
+    assert email_of({"image_id": "odd"}, None) is None
+
+
+def test_timestamp_is_utc_iso() -> None:
+    assert format_timestamp(0) == "1970-01-01T00:00:00.000Z"

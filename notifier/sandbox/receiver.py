@@ -38,7 +38,8 @@ def _loads(body: bytes) -> dict[str, Any] | None:
 
 
 class WebhookReceiver:
-    """Calls ``on_receive`` for every POST; ``reply`` decides each answer (200 by default, None: no answer)."""
+    """Calls ``on_receive`` for every POST; ``reply`` decides each answer from the request's headers
+    (200 by default, None: no answer)."""
 
     def __init__(
         self,
@@ -46,12 +47,12 @@ class WebhookReceiver:
         on_receive: Callable[[Received], None],
         *,
         path: str = "/webhook",
-        reply: Callable[[], Reply | None] | None = None,
+        reply: Callable[[dict[str, str]], Reply | None] | None = None,
     ) -> None:
         self.secret = secret
         self.path = path
         self._on_receive = on_receive
-        self._reply: Callable[[], Reply | None] = reply or (lambda: (200, {}, 0.0))
+        self._reply: Callable[[dict[str, str]], Reply | None] = reply or (lambda headers: (200, {}, 0.0))
         self._http = BackgroundHTTPServer("127.0.0.1", 0, self._handler(), name="receiver")
         self._http.start()
 
@@ -76,7 +77,7 @@ class WebhookReceiver:
                     verified, error = True, ""
                 except WebhookVerificationError as exc:
                     payload, verified, error = _loads(body), False, str(exc)
-                reply = receiver._reply()
+                reply = receiver._reply(headers)
                 if reply is None:  # hold the request unanswered
                     self.close_connection = True
                     return

@@ -13,7 +13,11 @@ __all__ = ["Received", "Receiver"]
 
 
 class Receiver:
-    """Records every request. ``answer`` queues replies for the next requests (200 otherwise)."""
+    """Records every request. ``answer`` queues replies for the next requests (200 otherwise).
+
+    ``script``, when set, answers instead: it is given each request's ``webhook-id`` and how many
+    requests with that id came before (0 for the first try), and returns the reply.
+    """
 
     def __init__(self, secret: str, path: str = "/hooks/s3cr3t-path-token") -> None:
         self.received: list[Received] = []
@@ -25,6 +29,8 @@ class Receiver:
         self.release = threading.Event()
         self.held = threading.Event()
         """Set once a request has been held by ``hang``."""
+        self.script: Callable[[str, int], Reply] | None = None
+        self._tries: dict[str, int] = {}
         self._server = WebhookReceiver(secret, self._record, path=path, reply=self._next_reply)
         self.path = path
 
@@ -38,12 +44,17 @@ class Receiver:
             for _ in range(times):
                 self.answers.append((status, headers or {}, delay_s))
 
-    def _next_reply(self) -> Reply | None:
+    def _next_reply(self, headers: dict[str, str]) -> Reply | None:
         if self.hang.is_set():
             self.held.set()
             self.release.wait(60)
             return None
         with self.lock:
+            if self.script is not None:
+                webhook_id = headers.get("webhook-id", "")
+                before = self._tries.get(webhook_id, 0)
+                self._tries[webhook_id] = before + 1
+                return self.script(webhook_id, before)
             return self.answers.popleft() if self.answers else (200, {}, 0.0)
 
     def _record(self, received: Received) -> None:

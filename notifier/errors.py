@@ -69,6 +69,7 @@ class DeliveryError(NotifierError):
         status_code: int | None = None,
         retry_after_s: float | None = None,
         response_text: str = "",
+        answered_at: float | None = None,
     ):
         super().__init__(message)
         self.retryable = retryable
@@ -76,3 +77,5 @@ class DeliveryError(NotifierError):
         self.retry_after_s = retry_after_s
         self.response_text = response_text
         """The start of the destination's answer, for sinks that read error codes in it."""
+        self.answered_at = answered_at
+        """When the answer came (epoch seconds): what ``retry_after_s`` counts from."""

@@ -58,7 +58,8 @@ def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: 
     outcome = classify(response.status_code)
     if outcome is Outcome.SUCCESS:
         return SinkResponse(response.status_code, text, elapsed)
-    retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
+    answered_at = time.time()
+    retry_after = parse_retry_after(response.headers.get("retry-after"), answered_at)
     detail = f"{what}: answered {response.status_code}"
     if outcome is Outcome.PERMANENT and 300 <= response.status_code < 400:
         detail += " (a redirect: redirects are not followed, configure the final URL)"
@@ -70,4 +71,5 @@ def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: 
         status_code=response.status_code,
         retry_after_s=retry_after,
         response_text=text,
+        answered_at=answered_at,
     )

@@ -30,7 +30,8 @@ async def _post(session: aiohttp.ClientSession, request: SinkRequest, timeout_s:
                                     allow_redirects=False) as response:
                 text = (await response.text(errors="replace"))[:300]
                 status = response.status
-                retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
+                answered_at = time.time()
+                retry_after = parse_retry_after(response.headers.get("retry-after"), answered_at)
         except TimeoutError:
             return DeliveryError(f"webhook: timed out after {timeout_s:g} s", retryable=True)
         except aiohttp.ClientError as exc:
@@ -44,7 +45,7 @@ async def _post(session: aiohttp.ClientSession, request: SinkRequest, timeout_s:
     elif text.strip():
         detail += f": {text.strip()[:200]!r}"
     return DeliveryError(detail, retryable=outcome is Outcome.RETRY, status_code=status, retry_after_s=retry_after,
-                         response_text=text)
+                         response_text=text, answered_at=answered_at)
 
 
 async def _send_all(requests: Sequence[SinkRequest], timeout_s: float, concurrency: int) -> list[Result]:

@@ -77,4 +77,4 @@ def send(client: httpx.Client, request: SinkRequest, timeout_s: float) -> SinkRe
         except (ValueError, TypeError, AttributeError):
             raise exc from None
         raise DeliveryError(str(exc), retryable=True, status_code=429, retry_after_s=retry_after,
-                            response_text=exc.response_text) from exc
+                            response_text=exc.response_text, answered_at=exc.answered_at) from exc

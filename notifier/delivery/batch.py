@@ -11,13 +11,16 @@ leaves the batch to be run again (at least once: receivers deduplicate on ``webh
 A sink whose last batch timed out or could not connect entirely is "open" for a while: its batches
 wait in the scheduler instead of tying up a worker for the whole timeout, so a dead endpoint does
 not slow the healthy ones.
+
+Every wait is a floor, counted from the answer that asked for it: a follow-up is scheduled for its
+exact not-before time, which its meta keeps (see :mod:`notifier.delivery.policy`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from rq import Queue, Retry, get_current_job
@@ -28,7 +31,7 @@ from rq.results import Result
 from notifier.delivery.circuit import OPEN_FOR_S
 from notifier.delivery.context import DeliveryContext, current_context
 from notifier.delivery.enqueue import JOB_FUNC, job_id, make_queue
-from notifier.delivery.policy import detected_at, later, next_try
+from notifier.delivery.policy import NOT_BEFORE, detected_at, later, next_try, retry_soon, wait_until_due
 from notifier.delivery.sinks import Sink
 from notifier.delivery.sinks.base import SinkResponse
 from notifier.delivery.sinks.bulk import send_all
@@ -37,6 +40,7 @@ from notifier.ops.metrics import metrics
 from notifier.state.events import Event
 
 log = logging.getLogger(__name__)
+
 
 def _single_job_kwargs(ctx: DeliveryContext, sink: Sink, event: Event, failures: int) -> dict[str, Any]:
     settings = ctx.settings
@@ -58,9 +62,13 @@ def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, err
     kwargs = _single_job_kwargs(ctx, sink, event, failures)
     delay = (error.retry_after_s or 1.0) if rate_limited else next_try(error, failures, ctx.settings, ctx.rng)
     if delay is not None:
-        queue.enqueue_in(timedelta(seconds=max(1.0, delay)), JOB_FUNC,
+        # Counted from this event's answer, not from the end of the batch. RQ scores the job in
+        # not_before's second; the delivery workers' scheduler holds it until not_before itself.
+        not_before = (error.answered_at if error.answered_at is not None else time.time()) + delay
+        kwargs["meta"][NOT_BEFORE] = not_before
+        queue.enqueue_at(datetime.fromtimestamp(not_before, UTC), JOB_FUNC,
                          retry=Retry(max=ctx.settings.crash_retries), **kwargs)
-        return f"retry in {delay:.0f} s"
+        return f"retry in {delay:.1f} s"
     # Final refusal: file it as a failed delivery with its reason, without sending it again.
     job = queue.create_job(JOB_FUNC, status=JobStatus.FAILED, **kwargs)
     with ctx.store.pipeline() as pipe:
@@ -74,21 +82,24 @@ def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, err
 def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     """The RQ job: send several events to one webhook at once."""
     ctx = current_context()
+    job = get_current_job()
     sink = ctx.sinks.get(sink_name)
     if sink is None:
         error = DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
         log.error("batch of %d failed for good: %s", len(items), error, extra={"sink": sink_name})
-        job = get_current_job()
         if job is not None:
             job.retries_left = 0  # final: no crash retries; `notifier replay` once the sink is back
         raise error
+    early = wait_until_due(job)
+    if early is not None:
+        return early
     left = ctx.guard.open_for_s(sink_name)
     if left > 0:
         # This endpoint was found dead moments ago: wait instead of holding a worker.
-        return later(left)
+        return later(job, left)
     lease = ctx.guard.acquire(sink_name)
     if lease is None:
-        return later(1)
+        return retry_soon(job)
     events = [Event(id=eid, type=p["type"], timestamp=p["timestamp"], data=p["data"]) for eid, p in items]
     now = time.time()
     try:
@@ -116,7 +127,6 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
             outcome = _follow_up(ctx, queue, sink, event, result)
             metrics().deliveries.labels(sink.kind, "retry" if outcome != "failed" else "failed").inc()
             log.warning("delivery failed (%s): %s", outcome, result, extra=fields)
-    job = get_current_job()
     if job is not None and failed:
         job.meta["failed"] = len(failed)
         job.save_meta()  # type: ignore[no-untyped-call]

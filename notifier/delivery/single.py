@@ -3,7 +3,9 @@
 Retry policy:
 - a retryable failure (timeout, connection error, 408/409/425/429, 5xx) is
   tried again after an exponential, jittered wait that is never shorter than
-  the sink's ``Retry-After``; the job returns ``rq.Retry`` to reschedule itself;
+  the sink's ``Retry-After``; the job returns ``rq.Retry`` to reschedule itself,
+  and waits out what RQ's whole-second scheduling would cut from that wait
+  (see :mod:`notifier.delivery.policy`);
 - a permanent failure (other 4xx, redirects) or the last allowed try raises
   :class:`DeliveryError`, which leaves the job in RQ's failed registry with
   the reason, for ``notifier replay``;
@@ -21,7 +23,15 @@ from typing import Any
 from rq import Retry, get_current_job
 
 from notifier.delivery.context import DeliveryContext, current_context
-from notifier.delivery.policy import DEFAULT_429_WAIT_S, TRIES_PER_ATTEMPT, detected_at, later, next_try
+from notifier.delivery.policy import (
+    DEFAULT_429_WAIT_S,
+    TRIES_PER_ATTEMPT,
+    detected_at,
+    later,
+    next_try,
+    retry_soon,
+    wait_until_due,
+)
 from notifier.delivery.sinks import Sink
 from notifier.errors import DeliveryError
 from notifier.ops.metrics import metrics
@@ -31,12 +41,13 @@ from notifier.state.keys import Keys
 log = logging.getLogger(__name__)
 
 MAX_INLINE_WAIT_S = 2.0
-"""A rate-limit wait up to this long is slept in the job; a longer one reschedules it."""
+"""A job sleeps at most this long in all before it sends (its not-before time, then the rate limit);
+a longer rate-limit wait reschedules it."""
 GONE_STATUSES = frozenset({404, 410})
 
 
-def _wait_for_turn(ctx: DeliveryContext, sink: Sink) -> float:
-    """Take a rate-limit token, sleeping for short waits; returns a longer wait still ahead (0 = go)."""
+def _wait_for_turn(ctx: DeliveryContext, sink: Sink, budget_s: float) -> float:
+    """Take a rate-limit token, sleeping up to ``budget_s`` in all; returns a longer wait still ahead (0 = go)."""
     rate = sink.config.rate_per_s
     if rate is None:
         return 0.0
@@ -45,7 +56,7 @@ def _wait_for_turn(ctx: DeliveryContext, sink: Sink) -> float:
         wait = ctx.limiter.acquire(sink.name, rate, sink.config.burst)
         if wait <= 0:
             return 0.0
-        if waited + wait > MAX_INLINE_WAIT_S:
+        if waited + wait > budget_s:
             return wait
         time.sleep(wait)
         waited += wait
@@ -61,17 +72,23 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
     fields = {"event_id": event_id, "event_type": event.type, "image_id": event.data.get("image_id"),
               "account": event.data.get("email"), "sink": sink_name, "try": tries}
     sink = ctx.sinks.get(sink_name)
+    started = time.monotonic()
+    early = wait_until_due(job)  # before the lease: nobody else waits on this one's sleep
+    if early is not None:
+        log.debug("%s: started before its time, back to the scheduler", sink_name, extra=fields)
+        return early
     try:
         if sink is None:
             raise DeliveryError(f"sink {sink_name!r} is not configured in this process", retryable=False)
-        wait = ctx.guard.open_for_s(sink_name) or _wait_for_turn(ctx, sink)
+        budget = MAX_INLINE_WAIT_S - (time.monotonic() - started)
+        wait = ctx.guard.open_for_s(sink_name) or _wait_for_turn(ctx, sink, budget)
         if wait > 0:
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s: not now (rate limit or unreachable), next try in %.1f s", sink_name, wait, extra=fields)
-            return later(wait)
+            return later(job, wait)
         lease = ctx.guard.acquire(sink_name)
         if lease is None:
-            return later(1)  # another worker is on this sink: stay free for the others
+            return retry_soon(job)  # another worker is on this sink: stay free for the others
         try:
             response = sink.send(ctx.client, sink.build_request(event, time.time()), ctx.settings.delivery_timeout_s)
         except DeliveryError as error:
@@ -88,7 +105,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             ctx.limiter.block(sink_name, seconds)
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s answered 429: waiting %.1f s before the next try", sink_name, seconds, extra=fields)
-            return later(seconds)
+            return later(job, seconds)
         failures += 1
         if job is not None:
             job.meta["failures"] = failures
@@ -103,7 +120,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             raise
         metrics().deliveries.labels(sink.kind if sink else "unknown", "retry").inc()
         log.warning("delivery failed, retrying in %.1f s: %s", delay, error, extra=fields)
-        return later(delay)
+        return later(job, delay)
     assert sink is not None
     metrics().deliveries.labels(sink.kind, "delivered").inc()
     detected = detected_at(event.timestamp)

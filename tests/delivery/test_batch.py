@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,7 +14,8 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from notifier.delivery.batch import deliver_batch
 from notifier.delivery.context import DeliveryContext, install
-from notifier.delivery.enqueue import JOB_FUNC, make_queue
+from notifier.delivery.enqueue import BATCH_FUNC, JOB_FUNC, make_queue
+from notifier.delivery.policy import NOT_BEFORE
 from notifier.runtime.settings import Settings
 from notifier.state.keys import Keys
 from tests.conftest import SECRET
@@ -62,6 +65,36 @@ def test_failures_become_single_deliveries(world: Any) -> None:
     assert "answered 410" in job.latest_result().exc_string
     assert job.func_name == JOB_FUNC and job.args[0] == "webhook"
     assert sum(r.status == 200 for r in rec.received) == 3
+
+
+def test_a_429_follow_up_is_scheduled_for_its_exact_time(world: Any) -> None:
+    rec, settings, store = world
+    rec.answer(429, headers={"Retry-After": "2"})
+    rec.answer(200, delay_s=0.5)  # the other event of the batch: a slow answer
+    before = time.time()
+    deliver_batch("webhook", items(2))
+    after = time.time()
+    queue = make_queue(store, settings)
+    registry = ScheduledJobRegistry(queue=queue)
+    [job_id] = registry.get_job_ids(cleanup=False)
+    not_before = queue.fetch_job(job_id).meta[NOT_BEFORE]
+    # From the 429, not from the end of the batch; RQ scores it in the second it falls in.
+    assert before + 2 <= not_before <= after + 2 - 0.4
+    assert store.zscore(registry.key, job_id) == math.floor(not_before)
+
+
+def test_a_batch_started_early_waits_for_its_time(world: Any) -> None:
+    rec, settings, store = world
+    queue = make_queue(store, settings)
+    soon = time.time() + 0.3
+    job = queue.enqueue(BATCH_FUNC, "webhook", items(2), meta={NOT_BEFORE: soon})
+    assert job.perform() is None
+    assert len(rec.received) == 2 and min(r.at for r in rec.received) >= soon
+    later = time.time() + 5
+    job = queue.enqueue(BATCH_FUNC, "webhook", items(2), meta={NOT_BEFORE: later})
+    retry = job.perform()
+    assert retry is not None and retry.intervals == [4]
+    assert len(rec.received) == 2
 
 
 def test_a_dead_endpoint_is_left_alone_for_a_while(world: Any) -> None:

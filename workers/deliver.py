@@ -13,6 +13,10 @@ the job timeout. An abandoned delivery is re-enqueued at once (not through
 RQ's scheduler, whose lock a killed worker holds for a minute). With the
 defaults a killed delivery runs again within 75 s of its start (see
 :func:`recovery_bound_s`).
+
+The scheduler the worker runs is :class:`workers.scheduler.NotBeforeScheduler`:
+a retry is enqueued once its exact not-before time has passed, not at the start
+of that second as RQ's own would.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import threading
 from typing import Any
 
 from rq import SimpleWorker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
@@ -32,6 +37,7 @@ from notifier.errors import DeliveryError
 from notifier.runtime.app import connect
 from notifier.runtime.settings import Settings
 from workers.ops import start_ops
+from workers.scheduler import NotBeforeScheduler
 from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,35 @@ class DeliveryWorker(SimpleWorker):
         if isinstance(exc_info[1], DeliveryError):
             return
         super().handle_exception(job, *exc_info)
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        # RQ 2.12's own, with NotBeforeScheduler in place of RQScheduler.
+        self.scheduler = NotBeforeScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()  # type: ignore[no-untyped-call]
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()  # type: ignore[no-untyped-call]
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()  # type: ignore[no-untyped-call]
+            self.scheduler.register_death()
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         if job.timeout is None or job.timeout < 0:

@@ -85,11 +85,12 @@ class Traffic:
     pace: Pace
     rng: random.Random = field(default_factory=random.Random)
     say: Callable[[str], None] | None = None
-    made: int = 0
-    _next: dict[str, float] = field(default_factory=dict)
-    _moving: list[_Moving] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    made: int = field(default=0, init=False)
+    """Images made so far."""
+    _next: dict[str, float] = field(default_factory=dict, init=False)
+    _moving: list[_Moving] = field(default_factory=list, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _thread: threading.Thread | None = field(default=None, init=False)
 
     def step(self) -> None:
         """Make the images that are due, report the changes that happened; call it often."""

@@ -1,4 +1,4 @@
-"""The ``notifier`` command."""
+"""The ``notifier`` command: argument parsing and dispatch to the stages and the sandbox."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -18,34 +17,74 @@ from notifier.runtime.settings import Settings, load_settings
 log = logging.getLogger("notifier")
 
 
+ABOUT = """\
+Sends each status change of your useapi.net PixVerse images to webhooks, Slack and Discord.
+New here? `notifier demo` shows it working, with nothing to configure."""
+
+SETTINGS = "Settings are NOTIFIER_* environment variables or a .env file: see README.md."
+
+SIMULATE = """\
+Serves a simulated useapi.net PixVerse upstream on 127.0.0.1: a few accounts with some history,
+and on each account a new image every so often that moves through QUEUED, GENERATING and
+PROCESSING to COMPLETED, or ends MODERATED or FAILED. Each image's statuses are printed as served.
+Point the service at it from another terminal:
+
+  export NOTIFIER_USEAPI_BASE_URL=http://127.0.0.1:8765/v2/pixverse
+  export NOTIFIER_USEAPI_TOKEN=user:1-simulated
+  notifier run"""
+
+
+def _pace(text: str) -> object:
+    from notifier.sandbox.traffic import Pace
+
+    try:
+        return Pace.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="notifier", description=__doc__)
+    parser = argparse.ArgumentParser(prog="notifier", description=ABOUT, epilog=SETTINGS,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("run", help="poller and delivery workers together (the container default)")
-    sub.add_parser("poller", help="poll the upstream and enqueue events")
-    worker = sub.add_parser("worker", help="deliver queued events")
-    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
-    once = sub.add_parser("poll-once", help="poll every account once and exit")
-    once.add_argument("--backfill", action="store_true",
-                      help="announce images not seen before instead of recording them silently (first poll)")
-    status = sub.add_parser("status", help="tracked images per account, queue depth, failed deliveries")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    replay = sub.add_parser("replay", help="re-enqueue failed deliveries with a fresh set of tries")
-    replay.add_argument("--sink", help="only the deliveries to this sink (its name)")
-    test_sink = sub.add_parser("test-sink", help="send a sample event to every sink (or one) and show the answers")
-    test_sink.add_argument("name", nargs="?", help="the sink's name (see `notifier status`)")
-    health = sub.add_parser("health", help="exit 0 when Redis answers and the poller and workers checked in")
-    health.add_argument("--role", choices=["run", "poller", "worker"], default="run",
-                        help="what this container runs (default: run, both)")
-    sub.add_parser("gen-secret", help="print a new whsec_ signing secret")
-    demo = sub.add_parser("demo", help="see it work: simulated upstream, private Redis, verifying receiver")
+
+    def command(name: str, about: str, description: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=about, description=description or about[0].upper() + about[1:] + ".",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    demo = command("demo", "see it work: simulated upstream, private Redis, verifying receiver (start here)")
     demo.add_argument("--duration", type=float, default=60.0, help="stop after this many seconds (default 60)")
     demo.add_argument("--webhook-url", help="also send the demo's events to this webhook")
     demo.add_argument("--webhook-secret", help="its whsec_ secret (one is made and shown when omitted)")
     demo.add_argument("--slack-url", help="also send the demo's final events to this Slack incoming webhook")
-    sim = sub.add_parser("simulate", help="serve a simulated upstream with moving images (for trying out)")
-    sim.add_argument("--port", type=int, default=8765)
-    sim.add_argument("--token", default="user:1-simulated")
+    sim = command("simulate", "serve a simulated upstream that keeps making images, to run the service against",
+                  SIMULATE)
+    sim.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 to serve on (default 8765)")
+    sim.add_argument("--token", default="user:1-simulated",
+                     help="the API token it accepts, NOTIFIER_USEAPI_TOKEN (default user:1-simulated)")
+    sim.add_argument("--accounts", type=int, default=2, choices=range(1, 101), metavar="N",
+                     help="how many accounts, artist1@example.com and on (default 2)")
+    sim.add_argument("--every", type=_pace, default="10-20", metavar="SECONDS",
+                     help="a new image on each account every SECONDS: a number, or a range such as 10-20 "
+                          "drawn from each time (default 10-20); 0 makes none")
+    sim.add_argument("--quiet", action="store_true", help="print only where it serves, not each image")
+    command("run", "poller and delivery workers together (the container default)")
+    command("poller", "poll the upstream and enqueue events")
+    worker = command("worker", "deliver queued events")
+    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    once = command("poll-once", "poll every account once and exit")
+    once.add_argument("--backfill", action="store_true",
+                      help="announce images not seen before instead of recording them silently (first poll)")
+    status = command("status", "tracked images per account, queue depth, failed deliveries")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    replay = command("replay", "re-enqueue failed deliveries with a fresh set of tries")
+    replay.add_argument("--sink", help="only the deliveries to this sink (its name)")
+    test_sink = command("test-sink", "send a sample event to every sink (or one) and show the answers")
+    test_sink.add_argument("name", nargs="?", help="the sink's name (see `notifier status`)")
+    health = command("health", "exit 0 when Redis answers and the poller and workers checked in")
+    health.add_argument("--role", choices=["run", "poller", "worker"], default="run",
+                        help="what this container runs (default: run, both)")
+    command("gen-secret", "print a new whsec_ signing secret")
     return parser
 
 
@@ -179,21 +218,11 @@ def _demo(args: argparse.Namespace) -> int:
         return 2 if isinstance(exc, ConfigError) else 1
 
 
-def _simulate(port: int, token: str) -> int:
-    from notifier.sandbox.sim_state import SimState, seed_demo
-    from notifier.sandbox.simulator import Simulator
+def _simulate(args: argparse.Namespace) -> int:
+    from notifier.sandbox.simulate import run_simulate
 
-    state = SimState(token)
-    seed_demo(state)
-    server = Simulator(state, port=port).start()
-    print(f"simulated upstream at {server.url} (token {token!r}); Ctrl-C stops it", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+    return run_simulate(port=args.port, token=args.token, accounts=args.accounts, pace=args.every,
+                        quiet=args.quiet)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _demo(args)
     if args.command == "simulate":
-        return _simulate(args.port, args.token)
+        return _simulate(args)
     try:
         settings = load_settings()
         setup_logging(settings)

@@ -18,6 +18,23 @@ def test_gen_secret_is_a_valid_signing_secret(capsys: pytest.CaptureFixture[str]
     assert len(base64.b64decode(secret.removeprefix("whsec_"))) == 32
 
 
+def test_help_says_what_it_does_and_where_to_start(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    about = out.split("\n\n")[1].splitlines()
+    assert about[0].startswith("Sends each status change of your useapi.net PixVerse images to webhooks")
+    assert "`notifier demo`" in about[1] and "``" not in out
+
+
+def test_every_option_of_every_command_says_what_it_does() -> None:
+    commands = cli._parser()._subparsers._group_actions[0].choices
+    for name, parser in commands.items():
+        assert parser.description, name
+        for action in parser._actions:
+            assert action.help, f"notifier {name} {'/'.join(action.option_strings) or action.dest}"
+
+
 def test_bad_setting_stops_start_up_with_one_line(monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(ROOT / "tests")  # no .env there

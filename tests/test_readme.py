@@ -7,8 +7,11 @@ import itertools
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,8 +19,9 @@ import pytest
 
 from notifier import cli
 from notifier.runtime.settings import Settings, load_settings
-from tests.conftest import ROOT, TOKEN
+from tests.conftest import ROOT, SECRET, TOKEN
 from tests.support.processes import descendants_of, wait_until
+from tests.support.redis_server import free_port
 
 README = (ROOT / "README.md").read_text()
 
@@ -100,7 +104,7 @@ def test_event_samples_are_what_the_code_builds() -> None:
 @pytest.mark.integration
 def test_use_your_account_steps_work(simulator: Callable, receiver: Callable, tmp_path: Path) -> None:
     """The README's 'Use your account' block, run by bash, with its placeholders pointing at local fakes."""
-    block = next(b for b in shell_blocks() if "NOTIFIER_USEAPI_TOKEN" in b)
+    block = next(b for b in shell_blocks() if "your-useapi-token" in b)
     sim = simulator()
     account = "artist@example.com"
     sim.state.add_account(account)
@@ -131,6 +135,56 @@ def test_use_your_account_steps_work(simulator: Callable, receiver: Callable, tm
     assert not [pid for pid in family if Path(f"/proc/{pid}").exists()]
     assert (data_dir / "redis.sock").exists() is False
     assert "hooks/s3cr3t-path-token" not in out
+
+
+def bash(script: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], Path]:
+    """``script`` run by bash in a session of its own, its output in a file."""
+    out = Path(tempfile.mkstemp(prefix="notifier-readme-", suffix=".log")[1])
+    with out.open("w") as sink:
+        proc = subprocess.Popen(["bash", "-e", "-c", script], cwd=ROOT, env=env, start_new_session=True,
+                                stdout=sink, stderr=subprocess.STDOUT, text=True)
+    return proc, out
+
+
+@pytest.mark.integration
+def test_trying_it_against_the_simulator_shows_events_for_a_minute(receiver: Callable) -> None:
+    """The README's two blocks, `scripts/run simulate` and `scripts/run` against it, run by bash as they
+    stand (on a free port, with a local receiver as webhook): events keep coming, not just a first few."""
+    serve = next(b for b in shell_blocks() if b.startswith("scripts/run simulate"))
+    run = next(b for b in shell_blocks() if "user:1-simulated" in b)
+    port = free_port()
+    serve = serve.replace("scripts/run simulate", f"scripts/run simulate --port {port}")
+    run = run.replace("127.0.0.1:8765/", f"127.0.0.1:{port}/")
+    hook = receiver()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+    data_dir = Path(os.environ.get("TMPDIR", "/tmp")) / f"ns-{os.getpid()}"
+    simulator, sim_out = bash(serve, env)
+    service: subprocess.Popen[str] | None = None
+    try:
+        wait_until(lambda: "simulated upstream at" in sim_out.read_text(), 120, "the simulator's banner")
+        service, _ = bash(run, {**env, "NOTIFIER_DATA_DIR": str(data_dir), "NOTIFIER_WEBHOOK_URL": hook.url,
+                                "NOTIFIER_WEBHOOK_SECRET": SECRET})
+        started = time.time()
+        first = hook.wait_for(lambda got: len(got) >= 1, 120)[0].at
+        time.sleep(max(0.0, first + 61 - time.time()))
+        got = list(hook.received)
+    finally:
+        for proc in filter(None, (service, simulator)):
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in filter(None, (service, simulator)):
+            proc.wait(timeout=60)
+        shutil.rmtree(data_dir, ignore_errors=True)
+    printed = sim_out.read_text()
+    windows = [[r for r in got if first + 20 * n <= r.at < first + 20 * (n + 1)] for n in range(3)]
+    print(f"first event {first - started:.1f} s after `scripts/run` started; "
+          f"events per 20 s window: {[len(w) for w in windows]}")
+    assert all(windows), [len(w) for w in windows]
+    assert all(r.verified and r.payload for r in got), [r.error for r in got if not r.verified]
+    assert {r.payload["data"]["email"] for r in got if r.payload} == {"artist1@example.com", "artist2@example.com"}
+    # Every announced image is one the simulator said it made.
+    assert all(r.payload["data"]["image_id"].rsplit("-", 1)[-1] in printed for r in got if r.payload)
+    assert simulator.returncode == 0 and "stopped after" in printed, printed[-2000:]
+    assert service is not None and service.returncode == 0
 
 
 def test_benchmarks_are_linked_and_written_by_the_runner() -> None:

@@ -22,6 +22,7 @@ of that second as RQ's own would.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -34,6 +35,7 @@ from rq.utils import import_attribute
 from notifier.delivery.context import DeliveryContext, install
 from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, LEGACY_FUNCS, make_queue
 from notifier.errors import DeliveryError
+from notifier.ops.logs import rq_log_level
 from notifier.runtime.app import connect
 from notifier.runtime.settings import Settings
 from workers.ops import start_ops
@@ -139,5 +141,7 @@ def main(settings: Settings, *, burst: bool = False) -> int:
     if early_stop.is_set():
         return 0
     start_ops(settings, client, "worker", live=lambda: True)
-    worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+    log.info("delivery worker started: queue %s, pid %d", settings.queue_name, os.getpid())
+    worker.work(burst=burst, with_scheduler=True, logging_level=rq_log_level(settings))
+    log.info("delivery worker stopped")
     return 0

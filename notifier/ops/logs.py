@@ -74,6 +74,17 @@ def secrets_of(settings: Settings) -> list[str]:
     return [v for v in values if v]
 
 
+def rq_log_level(settings: Settings) -> str:
+    """The level of RQ's own loggers: ``WARNING`` (or higher, as configured) unless ``DEBUG`` is asked for.
+
+    At ``INFO`` RQ writes three or four lines per job ("… job in …", "Job OK", "result discarded") and
+    several per worker start, beside the notifier's own line per event and per delivery.
+    """
+    if settings.log_level == "DEBUG":
+        return "DEBUG"
+    return max(settings.log_level, "WARNING", key=logging.getLevelName)
+
+
 def setup_logging(settings: Settings, stream: object = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
     if settings.log_format == "json":
@@ -91,3 +102,7 @@ def setup_logging(settings: Settings, stream: object = None) -> None:
     # httpx logs every request URL at INFO: webhook URLs are secrets.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # RQ sets rq.worker to INFO when it is imported unless it has a level already, and Worker.work sets
+    # rq.worker, rq.job and rq.scheduler to the level it is given (the worker passes this one).
+    for name in ("rq", "rq.worker", "rq.job", "rq.scheduler"):
+        logging.getLogger(name).setLevel(rq_log_level(settings))

@@ -245,6 +245,8 @@ class Poller:
         """Poll each account when it is due. A slow account holds only its own slot, not the others."""
         log.info("poller started: every %.1f s, up to %d accounts at once",
                  self._settings.poll_interval_s, self._settings.poll_concurrency)
+        if not self._settings.all_sinks():
+            log.info("no webhook, Slack or Discord configured: events are logged here, not sent")
         in_flight: dict[str, Future[tuple[ScanResult | None, str | None]]] = {}
         last_beat = 0.0
         while not stop.is_set():

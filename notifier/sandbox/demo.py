@@ -206,7 +206,8 @@ def _summary(result: DemoResult, elapsed_s: float, out: IO[str], *, interrupted:
         line += f"; delivery latency median {statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms"
     print(line, file=out)
     if result.complete:
-        print("All good. To watch your own account, see 'Use your account' in the README.", file=out)
+        print("All good. Next, the service itself: against `scripts/run simulate` ('Try it, test it' in the "
+              "README) or your own account ('Use your account').", file=out)
     else:
         print("Some events did not arrive: run with NOTIFIER_LOG_LEVEL=DEBUG, or see the README.", file=out)
 

@@ -99,7 +99,7 @@ class Fault:
 class SimState:
     """The simulator's data. Thread-safe; every method may be called while the server runs."""
 
-    def __init__(self, token: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, token: str, *, clock: Callable[[], float] = time.time, first_image: int = 11223344) -> None:
         self.token = token
         self.clock = clock
         self.lock = threading.Lock()
@@ -109,7 +109,7 @@ class SimState:
         self.requests: Counter[tuple[str, str]] = Counter()
         self.short_pages = False
         """Answer one item fewer than asked on full pages, as the real upstream sometimes does."""
-        self._numbers = itertools.count(11223344)
+        self._numbers = itertools.count(first_image)
 
     def add_account(self, email: str) -> None:
         with self.lock:

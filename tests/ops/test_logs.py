@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from notifier.ops.logs import MASK, RedactSecrets, setup_logging
+from notifier.ops.logs import MASK, RedactSecrets, rq_log_level, setup_logging
 from tests.conftest import SECRET
 
 
@@ -12,9 +12,12 @@ from tests.conftest import SECRET
 def _restore_root_logger() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    rq_levels = {name: logging.getLogger(name).level for name in ("rq", "rq.worker", "rq.job", "rq.scheduler")}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+    for name, rq_level in rq_levels.items():
+        logging.getLogger(name).setLevel(rq_level)
 
 
 def test_every_secret_is_masked_in_messages_and_tracebacks(make_settings) -> None:
@@ -58,3 +61,15 @@ def test_json_lines_carry_the_event_fields_and_no_secret(make_settings) -> None:
     assert (line["event_type"], line["image_id"], line["account"], line["sink"]) == (
         "image.completed", "img:1", "a@x.com", "slack")
     assert "SECRETX" not in stream.getvalue()
+
+
+@pytest.mark.parametrize(("level", "rq_level"), [("INFO", "WARNING"), ("WARNING", "WARNING"), ("ERROR", "ERROR"),
+                                                 ("DEBUG", "DEBUG")])
+def test_rq_chatter_only_at_debug(make_settings, level: str, rq_level: str) -> None:
+    """RQ's per-job lines ("Job OK", "result discarded immediately", …) stay out of an INFO log."""
+    settings = make_settings(log_level=level)
+    setup_logging(settings, io.StringIO())
+    assert rq_log_level(settings) == rq_level
+    for name in ("rq.worker", "rq.queue", "rq.scheduler", "rq.registry", "rq.job"):
+        assert logging.getLogger(name).getEffectiveLevel() == logging.getLevelName(rq_level), name
+    assert logging.getLogger("notifier.delivery.single").getEffectiveLevel() == logging.getLevelName(level)

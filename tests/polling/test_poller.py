@@ -179,3 +179,12 @@ def test_accounts_with_images_in_progress_are_polled_sooner(setup: Any) -> None:
     poller.run_cycle()
     clock.now += 1.0  # A is active: due after the active interval; B idle: not yet
     assert [scan.account for scan in poller.run_cycle().scans] == [A]
+
+
+def test_without_a_sink_the_poller_says_events_are_only_logged(setup: Any, caplog: pytest.LogCaptureFixture) -> None:
+    poller, *_ = setup
+    stop = threading.Event()
+    stop.set()
+    with caplog.at_level(logging.INFO, logger="notifier.polling.poller"):
+        poller.run_forever(stop)
+    assert "events are logged here, not sent" in caplog.text

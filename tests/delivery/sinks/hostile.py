@@ -14,6 +14,7 @@ HOSTILE_PROMPTS = [
     "",
     "漢字とひらがな 🎨🖼️ " * 3000,
     "@everyone @here <@123456789012345678> [link](https://evil.example)",
+    "a cut emoji \ud83d, a stray \ude00 and a byte from a non-UTF-8 environment \udcff",  # issue #10, case 7
 ]
 
 
@@ -46,4 +47,13 @@ def hostile_events() -> list[Event]:
             events.append(event(code, prompt=prompt, model=prompt[:500] or None, quality="", seed=None,
                                 image_url="https://media.pixverse.ai/i.png?" + "q" * 5000 if code == 1 else None))
             events.append(event(code, prompt=prompt, image_url="https://media.pixverse.ai/i.png"))
+    # Every shown field huge and broken at once, and URLs no chat accepts.
+    huge = "\ud83d🎨" * 3000
+    huge_id = "user:1-image:" + "🎨" * 3000  # ids arrive cleaned (the client), and the event id hashes them
+    for code in (1, 8, 6):
+        events.append(event(code, prompt=huge, model=huge, quality=huge, aspect_ratio=huge, seed=huge,
+                            output_width=huge, output_height=huge, image_id=huge_id,
+                            image_url="https://[broken/i.png" if code == 1 else None))
+    events.append(event(1, image_url="https://media.pixverse.ai/i.png\ud83d"))
+    events.append(event(1, image_url="https://media.pixverse.ai/an image.png"))
     return events

@@ -54,3 +54,19 @@ def test_429_retry_after_from_the_json_body() -> None:
 def test_no_content_is_success() -> None:
     client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(204)))
     assert discord.send(client, discord.build_request(event(1), CONFIG, 0), 5).status_code == 204
+
+
+def test_every_field_huge_still_fits_the_embed_total() -> None:
+    # Cutting only the description cannot make room when the fields and footer alone pass 6000.
+    huge = "x" * 5000
+    ev = event(1, model=huge, quality=huge, aspect_ratio=huge, seed=huge, output_width=huge, output_height=huge,
+               image_id="user:1-image:" + huge)
+    embed = json.loads(discord.build_request(ev, CONFIG, 0).body)["embeds"][0]
+    assert discord._embed_size(embed) <= discord.EMBED_TOTAL_MAX
+    assert all(f["value"] for f in embed["fields"]) and embed["footer"]["text"]
+
+
+@pytest.mark.parametrize("url", ["https://[broken/i.png", "https://media.pixverse.ai/a b.png", "https://\ud83d/x.png"])
+def test_a_url_discord_would_refuse_is_not_linked(url: str) -> None:
+    embed = json.loads(discord.build_request(event(1, image_url=url), CONFIG, 0).body)["embeds"][0]
+    assert "url" not in embed and "image" not in embed

@@ -127,3 +127,17 @@ def test_hostile_data_stays_within_slack_limits_and_pings_nobody() -> None:
 def test_plain_ok_is_success() -> None:
     client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, text="ok")))
     assert slack.send(client, slack.build_request(event(1), CONFIG, 0), 5).text == "ok"
+
+
+@pytest.mark.parametrize("url", ["https://[broken/i.png", "https://media.pixverse.ai/a b.png", "https://\ud83d/x.png"])
+def test_a_url_slack_would_refuse_is_not_linked(url: str) -> None:
+    # Slack refuses the whole message for a malformed URL, with or without the image block.
+    request = slack.build_request(event(1, image_url=url), CONFIG, 0)
+    message = json.loads(request.body)
+    assert blocks_of(message, "image") == [] and blocks_of(message, "actions") == []
+
+
+def test_broken_text_is_sent_as_valid_utf8() -> None:
+    request = slack.build_request(event(8, prompt="cat \ud83d", model="m\udcff"), CONFIG, 0)
+    message = json.loads(request.body.decode("utf-8"))
+    assert message["blocks"][2]["text"]["text"] == "cat \ufffd"

@@ -89,10 +89,8 @@ def build_message(event: Event, *, with_image: bool = True) -> dict[str, Any]:
             "type": "actions",
             "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open image"}, "url": url}],
         })
-    blocks.append({
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": cut(f"{escape(p.image_id)} · {p.timestamp}", SECTION_TEXT_MAX)}],
-    })
+    context = f"{escape(p.image_id)} · {escape(p.timestamp)}"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(context, SECTION_TEXT_MAX)}]})
     summary = f"{p.emoji} {p.title}: {escape(p.prompt) or '(no prompt)'}"
     return {"text": cut(summary, FALLBACK_TEXT_MAX), "blocks": blocks[:BLOCKS_MAX]}
 

@@ -26,7 +26,7 @@ _names = itertools.count()
 
 # Property tests: bounded for CI by default; `HYPOTHESIS_PROFILE=long scripts/test -k fuzz` runs them longer.
 hypothesis.settings.register_profile("ci", max_examples=150, deadline=None)
-hypothesis.settings.register_profile("long", max_examples=20_000, deadline=None)
+hypothesis.settings.register_profile("long", max_examples=5_000, deadline=None)
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

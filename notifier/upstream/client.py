@@ -29,7 +29,7 @@ from notifier.errors import (
     UpstreamUnavailable,
 )
 from notifier.ops.metrics import metrics
-from notifier.upstream.clean import TooDeep, clean_json, clean_text
+from notifier.upstream.clean import TooDeep, clean_text, loads_clean
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,11 +81,11 @@ def translate_status(response: httpx.Response, what: str, now: float) -> Upstrea
 
 
 def decode_body(response: httpx.Response, what: str) -> Any:
-    """The answer's JSON, cleaned (:func:`~notifier.upstream.clean.clean_json`); else an UpstreamProtocolError."""
+    """The answer's JSON, cleaned (:func:`~notifier.upstream.clean.loads_clean`); else an UpstreamProtocolError."""
     try:
-        return clean_json(response.json())
-    except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, UnicodeDecodeError, TooDeep
-        reason = "is nested too deeply" if isinstance(exc, RecursionError | TooDeep) else "is not valid JSON"
+        return loads_clean(response.content)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, TooDeep
+        reason = "is nested too deeply" if isinstance(exc, TooDeep) else "is not valid JSON"
         snippet = response.text[:80].replace("\n", " ")
         raise UpstreamProtocolError(
             f"{what}: body {reason} ({len(response.content)} bytes, starts {snippet!r})",

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.upstream.clean import MAX_DEPTH, REPLACEMENT, TooDeep, clean_json, clean_text
+from notifier.upstream.clean import MAX_DEPTH, REPLACEMENT, TooDeep, clean_json, clean_text, loads_clean
 
 # Text with every kind of code point, lone surrogates included.
 any_text = st.text(st.characters(codec=None, categories=None))
@@ -79,3 +79,37 @@ def test_fuzz_clean_json_is_strict_json(value: Any) -> None:
 @given(st.floats())
 def test_fuzz_numbers_stay_unless_not_finite(number: float) -> None:
     assert clean_json(number) == (number if math.isfinite(number) else None)
+
+
+def json_bytes() -> st.SearchStrategy[bytes]:
+    encoded = st.tuples(json_values, st.booleans()).map(
+        lambda v: json.dumps(v[0], ensure_ascii=v[1]).encode("utf-8", "surrogatepass"))
+    deep = st.tuples(st.integers(1, 300), st.sampled_from([b"[", b'{"a":'])).map(
+        lambda d: d[1] * d[0] + b"1" + (b"]" if d[1] == b"[" else b"}") * d[0])
+    numbers = st.sampled_from([b"1e999", b"-1e400", b"9" * 400 + b".5", b"1e-999", b"[NaN, Infinity, -Infinity]"])
+    return encoded | deep | numbers | encoded.map(lambda raw: raw.decode("utf-8", "surrogatepass").encode("utf-16"))
+
+
+@given(json_bytes())
+def test_fuzz_loads_clean_is_clean_json_of_loads(raw: bytes) -> None:
+    # The fast path (no walk when the bytes need none) gives what the full walk gives.
+    try:
+        expected = clean_json(json.loads(raw))
+    except (TooDeep, RecursionError):
+        with pytest.raises(TooDeep):
+            loads_clean(raw)
+        return
+    assert loads_clean(raw) == expected
+
+
+def test_loads_clean_walks_only_when_needed() -> None:
+    plain = json.dumps({"data": [{"image_id": str(n), "prompt": "漢字 🎨"} for n in range(50)]}).encode()
+    assert loads_clean(plain) == json.loads(plain)
+    assert loads_clean(b'["\\ud83d", 1e999, NaN]') == [REPLACEMENT, None, None]
+    assert loads_clean(b'["\xed\xa0\xbd"]') == [REPLACEMENT]  # the same surrogate, its bytes raw
+    wide = [[{"a": [1]}]] * 500  # many brackets, shallow
+    assert loads_clean(json.dumps(wide).encode()) == wide
+    with pytest.raises(TooDeep):
+        loads_clean(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+    with pytest.raises(TooDeep):
+        loads_clean(b"[" * 100_000)

@@ -87,7 +87,8 @@ def json_bytes() -> st.SearchStrategy[bytes]:
     deep = st.tuples(st.integers(1, 300), st.sampled_from([b"[", b'{"a":'])).map(
         lambda d: d[1] * d[0] + b"1" + (b"]" if d[1] == b"[" else b"}") * d[0])
     numbers = st.sampled_from([b"1e999", b"-1e400", b"9" * 400 + b".5", b"1e-999", b"[NaN, Infinity, -Infinity]"])
-    return encoded | deep | numbers | encoded.map(lambda raw: raw.decode("utf-8", "surrogatepass").encode("utf-16"))
+    return encoded | deep | numbers | encoded.map(
+        lambda raw: raw.decode("utf-8", "surrogatepass").encode("utf-16", "surrogatepass"))
 
 
 @given(json_bytes())

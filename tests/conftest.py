@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import fakeredis
+import hypothesis
 import pytest
 import redis
 
@@ -22,6 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "user:1234-t0kenSECRETvalue"
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 _names = itertools.count()
+
+# Property tests: bounded for CI by default; `HYPOTHESIS_PROFILE=long scripts/test -k fuzz` runs them longer.
+hypothesis.settings.register_profile("ci", max_examples=150, deadline=None)
+hypothesis.settings.register_profile("long", max_examples=5_000, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

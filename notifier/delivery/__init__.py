@@ -6,5 +6,5 @@
 kind of destination, each a pure ``build_request`` and an I/O ``send``.
 
 May use: ``notifier.state``, ``notifier.runtime``, ``notifier.ops.metrics``, ``notifier.errors``,
-``notifier.backoff``. Never ``sandbox``.
+``notifier.backoff``, ``notifier.upstream.clean`` (the sinks clean what they send again). Never ``sandbox``.
 """

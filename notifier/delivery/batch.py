@@ -33,11 +33,12 @@ from notifier.delivery.context import DeliveryContext, current_context
 from notifier.delivery.enqueue import JOB_FUNC, job_id, make_queue
 from notifier.delivery.policy import NOT_BEFORE, detected_at, later, next_try, retry_soon, wait_until_due
 from notifier.delivery.sinks import Sink
-from notifier.delivery.sinks.base import SinkResponse
+from notifier.delivery.sinks.base import SinkRequest, SinkResponse
 from notifier.delivery.sinks.bulk import send_all
 from notifier.errors import DeliveryError
 from notifier.ops.metrics import metrics
 from notifier.state.events import Event
+from notifier.upstream.clean import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def _single_job_kwargs(ctx: DeliveryContext, sink: Sink, event: Event, failures:
         "timeout": settings.delivery_job_timeout_s,
         "result_ttl": 0,
         "failure_ttl": settings.failed_ttl_s,
-        "description": f"{event.type} {event.data['image_id']} -> {sink.name}",
+        "description": clean_text(f"{event.type} {event.data.get('image_id')} -> {sink.name}"),
         "meta": {"failures": failures},
     }
 
@@ -79,6 +80,18 @@ def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, err
     return "failed"
 
 
+def _build(sink: Sink, event: Event, now: float) -> SinkRequest | DeliveryError:
+    """The event's request, or, when it cannot be built, that event's own final failure (not the batch's)."""
+    try:
+        return sink.build_request(event, now)
+    except Exception as exc:  # a bug or data no sink can send: the rest of the batch still goes
+        log.exception("%s: could not build the request for event %s", sink.name, event.id,
+                      extra={"event_id": event.id, "sink": sink.name})
+        reason = clean_text(str(exc))[:200]
+        return DeliveryError(f"{sink.kind}: could not build the request ({type(exc).__name__}: {reason})",
+                             retryable=False)
+
+
 def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     """The RQ job: send several events to one webhook at once."""
     ctx = current_context()
@@ -103,15 +116,18 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     events = [Event(id=eid, type=p["type"], timestamp=p["timestamp"], data=p["data"]) for eid, p in items]
     now = time.time()
     try:
-        results = send_all([sink.build_request(e, now) for e in events], ctx.settings.delivery_timeout_s,
-                           ctx.settings.delivery_concurrency)
+        requests = [_build(sink, event, now) for event in events]
+        built = [r for r in requests if isinstance(r, SinkRequest)]
+        sent = send_all(built, ctx.settings.delivery_timeout_s, ctx.settings.delivery_concurrency) if built else []
     finally:
         ctx.guard.release(sink_name, lease)
+    answers = iter(sent)
+    results = [next(answers) if isinstance(r, SinkRequest) else r for r in requests]
     failed = [(e, r) for e, r in zip(events, results, strict=True) if isinstance(r, DeliveryError)]
-    if failed and len(failed) == len(events) and all(r.status_code is None for _, r in failed):
+    if sent and all(isinstance(r, DeliveryError) and r.status_code is None for r in sent):
         ctx.guard.trip(sink_name)
         log.warning("%s: every delivery of a batch of %d timed out or could not connect; leaving it alone for "
-                    "%d s", sink_name, len(events), OPEN_FOR_S, extra={"sink": sink_name})
+                    "%d s", sink_name, len(sent), OPEN_FOR_S, extra={"sink": sink_name})
     queue = make_queue(ctx.store, ctx.settings)
     for event, result in zip(events, results, strict=True):
         fields = {"event_id": event.id, "event_type": event.type, "image_id": event.data.get("image_id"),

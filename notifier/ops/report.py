@@ -84,7 +84,11 @@ def replay_failed(settings: Settings, client: redis.Redis, *, sink: str | None =
             continue
         if sink is not None and (not job.args or job.args[0] != sink):
             continue
-        job.number_of_retries = None
+        # A fresh set of tries: the delivery policy counts failures in meta, RQ counts the Retry results
+        # (the tries) in number_of_retries. None would not reset it: save() writes only the fields set.
+        job.meta["failures"] = 0
+        job.meta.pop("failed", None)  # a batch's count of failed deliveries, from its last run
+        job.number_of_retries = 0
         job.retries_left = settings.crash_retries
         job.save()
         registry.requeue(job)

@@ -156,6 +156,8 @@ class Settings(BaseSettings):
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+            except RecursionError:
+                raise ValueError("is JSON nested too deeply") from None
             if not isinstance(value, list):
                 raise ValueError('must be a JSON list of {"url", ...} objects')
         return value
@@ -175,8 +177,12 @@ class Settings(BaseSettings):
     @field_validator("useapi_token")
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
-        if any(c.isspace() for c in value.get_secret_value()):
+        token = value.get_secret_value()
+        if any(c.isspace() for c in token):
             raise ValueError("must not contain spaces or line breaks")
+        if not (token.isascii() and token.isprintable()):
+            # It goes in an HTTP header, which takes ASCII only: refused here, not by the first request.
+            raise ValueError("must be printable ASCII characters")
         return value
 
     @field_validator("webhook_secret")
@@ -239,9 +245,12 @@ def _describe(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors(include_input=False, include_url=False):
         loc = [str(part) for part in err["loc"]]
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and len(loc) > 1:
+            # The last part is the user's own key, which may hold anything (a pasted secret): not repeated.
+            loc, message = loc[:-1], "has a field it does not know"
         setting = f"{ENV_PREFIX}{loc[0].upper()}" if loc else "settings"
         where = f"[{']['.join(loc[1:])}]" if len(loc) > 1 else ""
-        message = str(err["msg"]).removeprefix("Value error, ")
         if not loc:
             lines.append(message)
         else:

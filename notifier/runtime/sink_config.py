@@ -16,6 +16,7 @@ import secrets
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from notifier.state.events import EVENT_TYPES
@@ -34,6 +35,10 @@ def check_http_url(value: str) -> str:
         raise ValueError("is not a valid URL") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an absolute http:// or https:// URL")
+    try:
+        httpx.URL(value)  # what the sinks request: a host that is not valid IDNA would fail every delivery
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise ValueError("is not a valid URL (its host cannot be requested)") from exc
     return value
 
 

@@ -1,16 +1,20 @@
-"""Client of the useapi.net PixVerse API. Every failure leaves as an UpstreamError subclass.
+"""Client of the useapi.net PixVerse API. Every failure leaves as an UpstreamError (raised from the cause).
 
 Only what the notifier needs: list an account's images page by page, get one
 image, list the configured accounts. Image objects are kept as received
-(every field optional, unknown fields kept); only their shape is checked.
+(every field optional, unknown fields kept); only their shape is checked, and
+their text is cleaned where it enters (:mod:`notifier.upstream.clean`: no lone
+surrogates, no NaN). Each request is counted once, by how it ended, parsing
+included.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -25,8 +29,10 @@ from notifier.errors import (
     UpstreamUnavailable,
 )
 from notifier.ops.metrics import metrics
+from notifier.upstream.clean import TooDeep, clean_text, loads_clean
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _SNIPPET = 200
 _OUTCOMES: dict[type[UpstreamError], str] = {
@@ -49,10 +55,10 @@ class Page:
 def _error_text(response: httpx.Response) -> str:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return str(body["error"])[:_SNIPPET]
+        return clean_text(str(body["error"])[:_SNIPPET])
     text = response.text.strip()
     return text[:_SNIPPET] if text else response.reason_phrase or "no body"
 
@@ -74,13 +80,15 @@ def translate_status(response: httpx.Response, what: str, now: float) -> Upstrea
     return UpstreamRejected(message, status_code=code)
 
 
-def _body(response: httpx.Response, what: str) -> Any:
+def decode_body(response: httpx.Response, what: str) -> Any:
+    """The answer's JSON, cleaned (:func:`~notifier.upstream.clean.loads_clean`); else an UpstreamProtocolError."""
     try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError) as exc:
+        return loads_clean(response.content)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, TooDeep
+        reason = "is nested too deeply" if isinstance(exc, TooDeep) else "is not valid JSON"
         snippet = response.text[:80].replace("\n", " ")
         raise UpstreamProtocolError(
-            f"{what}: body is not valid JSON ({len(response.content)} bytes, starts {snippet!r})",
+            f"{what}: body {reason} ({len(response.content)} bytes, starts {snippet!r})",
             status_code=response.status_code,
         ) from exc
 
@@ -102,6 +110,24 @@ def parse_page(body: Any, what: str) -> Page:
     total = body.get("total")
     return Page(images=images, total=total if isinstance(total, int) and not isinstance(total, bool) else None,
                 skipped=skipped)
+
+
+def parse_image(body: Any, image_id: str, what: str) -> dict[str, Any]:
+    """The image object of ``GET /images/<id>``: an object, as received (``image_id`` added when missing)."""
+    if not isinstance(body, dict):
+        raise UpstreamProtocolError(f"{what}: expected a JSON object, got {type(body).__name__}")
+    # Some answers wrap the object like the list does.
+    if "image_id" not in body and isinstance(body.get("data"), dict):
+        body = body["data"]
+    image: dict[str, Any] = body if isinstance(body.get("image_id"), str) else {**body, "image_id": image_id}
+    return image
+
+
+def parse_accounts(body: Any) -> list[str]:
+    """The account emails of ``GET /accounts``: the keys of an object that look like emails."""
+    if not isinstance(body, dict):
+        raise UpstreamProtocolError(f"list accounts: expected a JSON object keyed by email, got {type(body).__name__}")
+    return sorted(key for key in body if isinstance(key, str) and "@" in key)
 
 
 class UpstreamClient:
@@ -132,19 +158,30 @@ class UpstreamClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _get(self, endpoint: str, path: str, what: str, params: dict[str, Any] | None = None) -> Any:
-        outcome = "ok"
+    def _get(self, endpoint: str, path: str, what: str, parse: Callable[[Any], T],
+             params: dict[str, Any] | None = None) -> T:
+        """GET, check the status, decode and ``parse`` the body, and count the request by its outcome.
+
+        Every failure leaves as an UpstreamError (``raise ... from`` the original).
+        """
+        outcome = "error"
         try:
             try:
                 response = self._client.get(path, params=params)
             except httpx.TimeoutException as exc:
                 raise UpstreamUnavailable(f"{what}: timed out ({type(exc).__name__})") from exc
+            except httpx.DecodingError as exc:  # e.g. Content-Encoding: gzip on a body that is not gzip
+                raise UpstreamProtocolError(f"{what}: body could not be decoded ({exc})") from exc
             except httpx.TransportError as exc:
                 raise UpstreamUnavailable(f"{what}: could not reach the upstream ({type(exc).__name__})") from exc
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, UnicodeError) as exc:
+                raise UpstreamError(f"{what}: the request failed ({type(exc).__name__})") from exc
             error = translate_status(response, what, time.time())
             if error is not None:
                 raise error
-            return _body(response, what)
+            parsed = parse(decode_body(response, what))
+            outcome = "ok"
+            return parsed
         except UpstreamError as exc:
             outcome = _OUTCOMES.get(type(exc), "error")
             raise
@@ -155,28 +192,21 @@ class UpstreamClient:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if email:
             params["email"] = email
-        what = f"list images of {email or 'the default account'} at offset {offset}"
-        return parse_page(self._get("images", "images/", what, params), what)
+        what = clean_text(f"list images of {email or 'the default account'} at offset {offset}")
+        return self._get("images", "images/", what, lambda body: parse_page(body, what), params)
 
     def get_image(self, image_id: str) -> dict[str, Any]:
-        what = f"get image {image_id}"
-        body = self._get("image", f"images/{quote(image_id, safe='')}", what)
-        if not isinstance(body, dict):
-            raise UpstreamProtocolError(f"{what}: expected a JSON object, got {type(body).__name__}")
-        # Some answers wrap the object like the list does.
-        if "image_id" not in body and isinstance(body.get("data"), dict):
-            body = body["data"]
-        image: dict[str, Any] = body if isinstance(body.get("image_id"), str) else {**body, "image_id": image_id}
-        return image
+        what = clean_text(f"get image {image_id}")
+        try:
+            path = f"images/{quote(image_id, safe='')}"
+        except UnicodeEncodeError as exc:  # a lone surrogate: no URL can name it, so no request is made
+            raise UpstreamRejected(f"{what}: the image id is not valid text") from exc
+        return self._get("image", path, what, lambda body: parse_image(body, image_id, what))
 
     def list_accounts(self) -> list[str] | None:
         """Configured account emails; None when the upstream has no account list (404)."""
-        what = "list accounts"
         try:
-            body = self._get("accounts", "accounts", what)
+            return self._get("accounts", "accounts", "list accounts", parse_accounts)
         except UpstreamNotFound:
             return None
-        if not isinstance(body, dict):
-            raise UpstreamProtocolError(f"{what}: expected a JSON object keyed by email, got {type(body).__name__}")
-        return sorted(key for key in body if isinstance(key, str) and "@" in key)
 

@@ -112,3 +112,35 @@ def test_an_unknown_sink_fails_the_batch_for_good(world: Any) -> None:
 
     with pytest.raises(DeliveryError, match="not configured"):
         deliver_batch("gone_sink", items(2))
+
+
+def test_an_event_whose_request_cannot_be_built_fails_alone(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue #10, case 7: one poisonous event used to fail its whole batch of up to 100.
+    from notifier.delivery.enqueue import job_id
+    from notifier.delivery.sinks import webhook
+
+    rec, settings, store = world
+    batch = items(5)
+    poison = batch[2][0]
+    real = webhook.build_request
+
+    def build(event: Any, config: Any, now: float) -> Any:
+        if event.id == poison:
+            raise UnicodeEncodeError("utf-8", "cat \ud83d", 4, 5, "surrogates not allowed")
+        return real(event, config, now)
+
+    monkeypatch.setattr(webhook, "build_request", build)
+    assert deliver_batch("webhook", batch) is None
+    assert sorted(r.webhook_id for r in rec.received) == sorted(eid for eid, _ in batch if eid != poison)
+    queue = make_queue(store, settings)
+    assert FailedJobRegistry(queue=queue).get_job_ids(cleanup=False) == [job_id(poison, "webhook")]
+    reason = queue.fetch_job(job_id(poison, "webhook")).latest_result().exc_string
+    assert "could not build the request (UnicodeEncodeError" in reason
+    assert store.ttl(Keys(settings.key_prefix).circuit("webhook")) < 0  # the endpoint is fine
+
+
+def test_broken_text_in_a_batch_is_delivered_as_valid_utf8(world: Any) -> None:
+    rec, _settings, _store = world
+    broken = [event(1, image_id=f"user:1-pixverse:a@x.com-image:{n}", prompt="cat \ud83d") for n in range(3)]
+    deliver_batch("webhook", [[e.id, e.payload()] for e in broken])
+    assert len(rec.received) == 3 and all(r.verified for r in rec.received)

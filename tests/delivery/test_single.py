@@ -71,3 +71,15 @@ def test_permanent_failure_raises_with_reason(answers: list[httpx.Response]) -> 
 def test_unknown_sink_is_permanent(answers: list[httpx.Response]) -> None:
     with pytest.raises(DeliveryError, match="not configured"):
         deliver("removed_sink", event().id, event().payload())
+
+
+def test_a_payload_with_broken_text_is_delivered(answers: list[httpx.Response]) -> None:
+    # What `notifier replay` runs for a delivery that failed on a lone surrogate before issue #10.
+    from rq.serializers import JSONSerializer
+
+    answers.append(httpx.Response(204))
+    image = {**IMAGE, "prompt": "cat \ud83d"}
+    ev = build_event(image=image, account="a@x.com", status=resolve(image), previous=None, now=0)
+    _, event_id, payload = JSONSerializer.loads(JSONSerializer.dumps(("webhook", ev.id, ev.payload())))
+    assert payload["data"]["image"]["prompt"] == "cat \ud83d"  # RQ's JSON keeps it as it was
+    assert deliver("webhook", event_id, payload) is None

@@ -58,6 +58,11 @@ def test_accounts_and_webhooks_from_the_environment(monkeypatch: pytest.MonkeyPa
         ({"REDIS_URL": "http://localhost"}, "NOTIFIER_REDIS_URL"),
         ({"USEAPI_TOKEN": "user:1 oops"}, "NOTIFIER_USEAPI_TOKEN"),
         ({"DELIVERY_JOB_TIMEOUT_S": "5"}, "NOTIFIER_DELIVERY_JOB_TIMEOUT_S"),
+        # Found by tests/runtime/test_fuzz_settings.py (issue #10): a RecursionError escaped, and two values
+        # passed that failed later (a token no HTTP header takes, a host no request can reach).
+        ({"DISCORD_WEBHOOKS": "[" * 5000}, "NOTIFIER_DISCORD_WEBHOOKS: is JSON nested too deeply"),
+        ({"USEAPI_TOKEN": "user:1-tokén"}, "NOTIFIER_USEAPI_TOKEN: must be printable ASCII"),
+        ({"DISCORD_WEBHOOK_URL": "https://hooks.example\ue000/x"}, "NOTIFIER_DISCORD_WEBHOOK_URL: is not a valid URL"),
     ],
 )
 def test_bad_values_name_the_setting_and_never_echo_it(
@@ -82,3 +87,12 @@ def test_duplicate_webhooks_are_refused(monkeypatch: pytest.MonkeyPatch) -> None
     hook = f'{{"url": "https://x.example/h", "secret": "{SECRET}"}}'
     with pytest.raises(ConfigError, match="same name"):
         load(monkeypatch, WEBHOOKS=f"[{hook}, {hook}]")
+
+
+def test_an_unknown_field_of_a_sink_is_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key may be anything the user pasted, a URL with its token included.
+    hook = f'{{"url": "https://x.example/h", "secret": "{SECRET}", "https://hooks.slack.com/T/B/S3CRET": 1}}'
+    with pytest.raises(ConfigError) as caught:
+        load(monkeypatch, WEBHOOKS=f"[{hook}]")
+    assert "NOTIFIER_WEBHOOKS[0]: has a field it does not know" in str(caught.value)
+    assert "S3CRET" not in str(caught.value)

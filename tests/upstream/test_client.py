@@ -5,6 +5,7 @@ import pytest
 
 from notifier.errors import (
     UpstreamAuthError,
+    UpstreamError,
     UpstreamNotFound,
     UpstreamProtocolError,
     UpstreamRejected,
@@ -102,3 +103,82 @@ def test_redirects_are_not_followed() -> None:
     response = httpx.Response(302, headers={"location": "https://evil.example/"})
     with pytest.raises(UpstreamRejected, match="302"):
         client(lambda r: response).list_accounts()
+
+
+def requests_counted(endpoint: str, outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    from notifier.ops.metrics import metrics
+
+    metrics()
+    value = REGISTRY.get_sample_value("notifier_upstream_requests_total", {"endpoint": endpoint, "outcome": outcome})
+    return value or 0.0
+
+
+def _corrupt_gzip(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, content=b"this is not gzip", headers={"Content-Encoding": "gzip"})
+
+
+def _transport_error(request: httpx.Request) -> httpx.Response:
+    raise httpx.RemoteProtocolError("peer closed the connection mid-body")
+
+
+def _stream_error(request: httpx.Request) -> httpx.Response:
+    raise httpx.StreamConsumed()
+
+
+@pytest.mark.parametrize(
+    ("handler", "error", "outcome", "text"),
+    [
+        (_corrupt_gzip, UpstreamProtocolError, "bad_body", "could not be decoded"),
+        (lambda r: httpx.Response(200, content=b"[" * 100_000), UpstreamProtocolError, "bad_body", "nested too deep"),
+        (lambda r: httpx.Response(200, content=b'{"data": ["\xff\xfe\x80"]}'), UpstreamProtocolError, "bad_body",
+         "not valid JSON"),
+        (lambda r: httpx.Response(200, content=b"{}" + b"\xc3"), UpstreamProtocolError, "bad_body", "not valid JSON"),
+        (lambda r: httpx.Response(503, content=b"[" * 100_000), UpstreamUnavailable, "unavailable", "503"),
+        (lambda r: httpx.Response(200, json=["data"]), UpstreamProtocolError, "bad_body", "expected a JSON object"),
+        (_transport_error, UpstreamUnavailable, "unavailable", "RemoteProtocolError"),
+        (_stream_error, UpstreamError, "error", "StreamConsumed"),
+    ],
+)
+def test_every_failure_is_an_upstream_error_counted_by_outcome(
+    handler: Callable[[httpx.Request], httpx.Response], error: type, outcome: str, text: str
+) -> None:
+    # Each endpoint: with accounts discovered, an escaping list_accounts error killed the poller's loop.
+    calls = [
+        ("images", lambda c: c.list_images("a@x.com", limit=10, offset=0)),
+        ("image", lambda c: c.get_image("user:1-pixverse:a@x.com-image:9")),
+        ("accounts", lambda c: c.list_accounts()),
+    ]
+    for endpoint, call in calls:
+        before = requests_counted(endpoint, outcome)
+        with pytest.raises(error, match=text) as caught:
+            call(client(handler))
+        assert "user:1-tok" not in str(caught.value)
+        assert requests_counted(endpoint, outcome) == before + 1, endpoint
+
+
+def test_successful_requests_are_counted_ok() -> None:
+    before = requests_counted("images", "ok")
+    client(lambda r: httpx.Response(200, json={"data": []})).list_images(None, limit=1, offset=0)
+    assert requests_counted("images", "ok") == before + 1
+
+
+def test_broken_text_from_the_upstream_is_cleaned_where_it_enters() -> None:
+    # A client cut an emoji in half: the JSON escape "\ud83d" decodes to a lone surrogate, which no
+    # UTF-8 encoder (Redis, the webhook signature, every sink) accepts. NaN is not JSON either.
+    body = (b'{"data": [{"image_id": "a", "prompt": "cat \\ud83d", "seed": NaN,'
+            b' "tags": {"\\udc80k": ["\\ud83d\\ude00"]}}], "total": 1}')
+    page = client(lambda r: httpx.Response(200, content=body)).list_images(None, limit=1, offset=0)
+    assert page.images == [{"image_id": "a", "prompt": "cat \ufffd", "seed": None, "tags": {"\ufffdk": ["😀"]}}]
+    error = client(lambda r: httpx.Response(400, content=b'{"error": "bad \\ud83d"}'))
+    with pytest.raises(UpstreamRejected) as caught:
+        error.list_accounts()
+    str(caught.value).encode("utf-8")  # the message goes to logs and Redis
+
+
+def test_an_image_id_no_url_can_carry_is_refused_without_a_request() -> None:
+    calls: list[httpx.Request] = []
+    with pytest.raises(UpstreamRejected, match="not valid text"):
+        client(lambda r: calls.append(r) or httpx.Response(200, json={})).get_image("user:1-image:\ud83d")
+    assert calls == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -11,6 +13,7 @@ import httpx
 from notifier.backoff import parse_retry_after
 from notifier.delivery.retry_table import Outcome, classify
 from notifier.errors import DeliveryError
+from notifier.upstream.clean import clean_json
 
 USER_AGENT = "notifier/0.1"
 
@@ -29,6 +32,21 @@ class SinkResponse:
     status_code: int
     text: str
     elapsed_s: float
+
+
+def json_text(value: Any) -> str:
+    """``value`` as compact, strict JSON (no NaN) whose text encodes to valid UTF-8.
+
+    The last defence behind the upstream client's cleaning: an event replayed from before it, or
+    built by other code, may still hold a lone surrogate or a NaN; those are cleaned here
+    (:func:`~notifier.upstream.clean.clean_json`) instead of failing the delivery.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text.encode("utf-8")
+    except ValueError:  # UnicodeEncodeError (a lone surrogate), or NaN / Infinity
+        text = json.dumps(clean_json(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text
 
 
 def redact_url(url: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, post
+from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, json_text, post
 from notifier.delivery.sinks.present import cut, present, utf16_len
 from notifier.errors import DeliveryError
 
@@ -28,11 +28,23 @@ FIELD_VALUE_MAX = 1024
 FOOTER_MAX = 2048
 EMBED_TOTAL_MAX = 6000
 URL_MAX = 2048
+MIN_TEXT = 20
+"""What is left of a text cut to make room: a few characters and the cut mark."""
 
 
 def _embed_size(embed: dict[str, Any]) -> int:
     fields = sum(utf16_len(f["name"]) + utf16_len(f["value"]) for f in embed.get("fields", []))
     return utf16_len(embed["title"]) + utf16_len(embed["description"]) + fields + utf16_len(embed["footer"]["text"])
+
+
+def _fit(embed: dict[str, Any]) -> None:
+    """Cut the description, then the fields from the last, then the footer, until the embed is within 6000."""
+    texts = [(embed, "description"), *((f, "value") for f in reversed(embed["fields"])), (embed["footer"], "text")]
+    for holder, key in texts:
+        overflow = _embed_size(embed) - EMBED_TOTAL_MAX
+        if overflow <= 0:
+            return
+        holder[key] = cut(holder[key], max(MIN_TEXT, utf16_len(holder[key]) - overflow))
 
 
 def build_message(event: Event) -> dict[str, Any]:
@@ -51,16 +63,14 @@ def build_message(event: Event) -> dict[str, Any]:
     if p.kind == "completed" and p.image_url and len(p.image_url) <= URL_MAX:
         embed["url"] = p.image_url
         embed["image"] = {"url": p.image_url}
-    overflow = _embed_size(embed) - EMBED_TOTAL_MAX
-    if overflow > 0:
-        embed["description"] = cut(embed["description"], max(20, utf16_len(embed["description"]) - overflow))
+    _fit(embed)
     return {"username": "PixVerse notifier", "embeds": [embed], "allowed_mentions": {"parse": []}}
 
 
 def build_request(event: Event, config: SinkConfig, now: float) -> SinkRequest:
     return SinkRequest(
         url=config.url,
-        body=json.dumps(build_message(event), ensure_ascii=False, separators=(",", ":")).encode(),
+        body=json_text(build_message(event)).encode(),
         headers={"content-type": "application/json", "user-agent": USER_AGENT},
     )
 

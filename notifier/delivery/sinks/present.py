@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from notifier.state.events import Event
+from notifier.upstream.clean import clean_text
 
 CUT_MARK = "… (cut)"
 
@@ -55,9 +57,21 @@ class Presentation:
 
 
 def _text(value: Any) -> str:
+    """A value shown to people: valid text (lone surrogates replaced, so it can be measured and sent), stripped."""
     if value is None or isinstance(value, dict | list):
         return ""
-    return str(value).strip()
+    return clean_text(str(value)).strip()
+
+
+def _http_url(value: Any) -> str | None:
+    """An absolute http(s) URL a chat can link to, else None (a chat refuses the whole message for a bad one)."""
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")) or clean_text(value) is not value:
+        return None  # broken text in a URL makes a link to somewhere else
+    try:
+        well_formed = bool(urlsplit(value).hostname)
+    except ValueError:
+        return None
+    return value if well_formed and value.isprintable() and " " not in value else None
 
 
 def present(event: Event) -> Presentation:
@@ -85,7 +99,6 @@ def present(event: Event) -> Presentation:
         kind = "progress"
     else:
         kind = "other"
-    url = data.get("image_url")
     return Presentation(
         kind=kind,
         title=title,
@@ -93,8 +106,8 @@ def present(event: Event) -> Presentation:
         color=color,
         prompt=_text(image.get("prompt")),
         facts=[(label, value) for label, value in facts if value],
-        image_url=url if isinstance(url, str) and url.startswith(("https://", "http://")) else None,
+        image_url=_http_url(data.get("image_url")),
         image_id=_text(data.get("image_id")),
         account=_text(data.get("email")),
-        timestamp=event.timestamp,
+        timestamp=_text(event.timestamp),
     )

@@ -14,12 +14,11 @@ prompt cannot ping a channel, and every text is cut to Slack's limits.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, post
+from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, json_text, post
 from notifier.delivery.sinks.present import cut, present
 from notifier.errors import DeliveryError
 
@@ -53,7 +52,10 @@ def escape(text: str) -> str:
 
 
 def shows_inline(url: str) -> bool:
-    return urlsplit(url).path.lower().endswith(INLINE_FORMATS)
+    try:
+        return urlsplit(url).path.lower().endswith(INLINE_FORMATS)
+    except ValueError:  # e.g. "https://[": no image block for a URL that does not parse
+        return False
 
 
 def build_message(event: Event, *, with_image: bool = True) -> dict[str, Any]:
@@ -87,16 +89,14 @@ def build_message(event: Event, *, with_image: bool = True) -> dict[str, Any]:
             "type": "actions",
             "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open image"}, "url": url}],
         })
-    blocks.append({
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": cut(f"{escape(p.image_id)} · {p.timestamp}", SECTION_TEXT_MAX)}],
-    })
+    context = f"{escape(p.image_id)} · {escape(p.timestamp)}"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(context, SECTION_TEXT_MAX)}]})
     summary = f"{p.emoji} {p.title}: {escape(p.prompt) or '(no prompt)'}"
     return {"text": cut(summary, FALLBACK_TEXT_MAX), "blocks": blocks[:BLOCKS_MAX]}
 
 
 def _encode(message: dict[str, Any]) -> bytes:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+    return json_text(message).encode()
 
 
 def build_request(event: Event, config: SinkConfig, now: float) -> SinkRequest:

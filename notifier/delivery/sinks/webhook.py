@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from standardwebhooks.webhooks import Webhook
 
-from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, post, redact_url
+from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, json_text, post, redact_url
 
 if TYPE_CHECKING:
     import httpx
@@ -20,7 +19,7 @@ __all__ = ["build_request", "redact_url", "send"]
 
 
 def build_request(event: Event, config: WebhookConfig, now: float) -> SinkRequest:
-    body = json.dumps(event.payload(), separators=(",", ":"), ensure_ascii=False)
+    body = json_text(event.payload())  # valid UTF-8 whatever the image holds: the signature covers these bytes
     signed_at = datetime.fromtimestamp(int(now), tz=UTC)
     signature = Webhook(config.secret.get_secret_value()).sign(event.id, signed_at, body)
     return SinkRequest(

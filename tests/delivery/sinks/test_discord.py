@@ -4,10 +4,9 @@ import httpx
 import pytest
 
 from notifier.delivery.sinks import discord
-from notifier.delivery.sinks.present import utf16_len
 from notifier.errors import DeliveryError
 from notifier.runtime.sink_config import DiscordConfig
-from tests.delivery.sinks.hostile import event, hostile_events
+from tests.delivery.sinks.hostile import check_discord_body, event, hostile_events
 
 CONFIG = DiscordConfig(url="https://discord.com/api/webhooks/1/tok3n")
 
@@ -31,15 +30,7 @@ def test_embed_per_outcome(code: int, title: str, color: int, has_image: bool) -
 
 def test_hostile_data_stays_within_discord_limits() -> None:
     for ev in hostile_events():
-        message = json.loads(discord.build_request(ev, CONFIG, 0).body)
-        embed = message["embeds"][0]
-        assert message["allowed_mentions"] == {"parse": []}
-        assert utf16_len(embed["title"]) <= discord.TITLE_MAX
-        assert 0 < utf16_len(embed["description"]) <= discord.DESCRIPTION_MAX
-        assert len(embed["fields"]) <= discord.FIELDS_MAX
-        assert all(0 < utf16_len(f["value"]) <= discord.FIELD_VALUE_MAX for f in embed["fields"])
-        assert discord._embed_size(embed) <= discord.EMBED_TOTAL_MAX
-        assert len(embed.get("image", {}).get("url", "")) <= discord.URL_MAX
+        check_discord_body(discord.build_request(ev, CONFIG, 0).body)
 
 
 def test_429_retry_after_from_the_json_body() -> None:
@@ -54,3 +45,19 @@ def test_429_retry_after_from_the_json_body() -> None:
 def test_no_content_is_success() -> None:
     client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(204)))
     assert discord.send(client, discord.build_request(event(1), CONFIG, 0), 5).status_code == 204
+
+
+def test_every_field_huge_still_fits_the_embed_total() -> None:
+    # Cutting only the description cannot make room when the fields and footer alone pass 6000.
+    huge = "x" * 5000
+    ev = event(1, model=huge, quality=huge, aspect_ratio=huge, seed=huge, output_width=huge, output_height=huge,
+               image_id="user:1-image:" + huge)
+    embed = json.loads(discord.build_request(ev, CONFIG, 0).body)["embeds"][0]
+    assert discord._embed_size(embed) <= discord.EMBED_TOTAL_MAX
+    assert all(f["value"] for f in embed["fields"]) and embed["footer"]["text"]
+
+
+@pytest.mark.parametrize("url", ["https://[broken/i.png", "https://media.pixverse.ai/a b.png", "https://\ud83d/x.png"])
+def test_a_url_discord_would_refuse_is_not_linked(url: str) -> None:
+    embed = json.loads(discord.build_request(event(1, image_url=url), CONFIG, 0).body)["embeds"][0]
+    assert "url" not in embed and "image" not in embed

@@ -74,3 +74,21 @@ def test_timeouts_are_retryable_and_name_no_url() -> None:
         webhook.send(httpx.Client(transport=httpx.MockTransport(handler)), request, 5)
     assert caught.value.retryable
     assert "t0ken" not in str(caught.value)
+
+
+def test_text_that_cannot_be_encoded_is_sent_as_valid_utf8_and_signed() -> None:
+    # Issue #10, case 7: a client cut an emoji in half ("\ud83d"); before, build_request raised.
+    image = {**IMAGE, "prompt": "cat \ud83d", "tags": {"\udcff": [float("nan")]}}
+    ev = build_event(image=image, account="a@x.com", status=resolve(image), previous=None, now=1_700_000_000)
+    import time
+
+    request = webhook.build_request(ev, CONFIG, time.time())
+    request.body.decode("utf-8")  # strict
+
+    def not_json(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    payload = json.loads(request.body, parse_constant=not_json)
+    assert payload["data"]["image"]["prompt"] == "cat \ufffd"
+    assert payload["data"]["image"]["tags"] == {"\ufffd": [None]}
+    assert Webhook(SECRET).verify(request.body, request.headers) == payload

@@ -1,0 +1,93 @@
+"""``notifier replay`` gives a failed delivery a fresh set of tries (issue #10, case 8)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import fakeredis
+import httpx
+import pytest
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+
+from notifier.delivery.context import DeliveryContext, install
+from notifier.delivery.enqueue import job_id, make_enqueuer, make_queue
+from notifier.ops.report import replay_failed
+from notifier.runtime.settings import Settings
+from notifier.state.events import build_event
+from notifier.upstream.statuses import resolve
+from tests.conftest import SECRET
+from workers.deliver import DeliveryJob, DeliveryWorker
+
+IMAGE = {"image_id": "user:1-pixverse:a@x.com-image:1", "image_status": 1}
+ATTEMPTS = 3
+
+
+@pytest.fixture
+def world(make_settings: Callable[..., Settings]) -> Iterator[Any]:
+    settings = make_settings(webhook_url="https://hooks.example/h", webhook_secret=SECRET,
+                             delivery_max_attempts=ATTEMPTS, delivery_batch_size=1)
+    store = fakeredis.FakeRedis()
+    answers: list[int] = []
+    tries: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tries.append(request)
+        return httpx.Response(answers.pop(0) if answers else 500)
+
+    context = DeliveryContext.from_settings(settings, client=store)
+    context.client = httpx.Client(transport=httpx.MockTransport(handler))
+    context.rng = random.Random(0)
+    install(context)
+    yield settings, store, answers, tries
+    install(None)
+
+
+def run_until_settled(settings: Settings, store: fakeredis.FakeRedis) -> None:
+    """Run the queue's jobs in this process; a scheduled retry runs at once instead of after its wait."""
+    queue = make_queue(store, settings)
+    scheduled = ScheduledJobRegistry(queue=queue)
+    for _ in range(100):
+        DeliveryWorker([queue], connection=store, serializer=JSONSerializer, job_class=DeliveryJob).work(burst=True)
+        waiting = scheduled.get_job_ids(cleanup=False)
+        if not waiting:
+            return
+        for waiting_id in waiting:
+            scheduled.requeue(waiting_id)
+    raise AssertionError("the jobs never settled")
+
+
+def enqueue_one(settings: Settings, store: fakeredis.FakeRedis) -> str:
+    from notifier.delivery.sinks import build_sinks
+
+    ev = build_event(image=IMAGE, account="a@x.com", status=resolve(IMAGE), previous=None, now=0)
+    enqueue = make_enqueuer(make_queue(store, settings), list(build_sinks(settings).values()), settings)
+    with store.pipeline() as pipe:
+        enqueue(pipe, [ev])
+        pipe.execute()
+    return job_id(ev.id, "webhook")
+
+
+def test_a_replayed_exhausted_delivery_gets_a_fresh_set_of_tries(world: Any) -> None:
+    settings, store, answers, tries = world
+    failed = FailedJobRegistry(queue=make_queue(store, settings))
+    job = enqueue_one(settings, store)
+    run_until_settled(settings, store)
+    assert len(tries) == ATTEMPTS
+    assert failed.get_job_ids(cleanup=False) == [job]
+
+    assert replay_failed(settings, store) == [job]
+    fresh = make_queue(store, settings).fetch_job(job)
+    assert (fresh.meta["failures"], fresh.number_of_retries, fresh.retries_left) == (0, 0, settings.crash_retries)
+    run_until_settled(settings, store)
+    assert len(tries) == 2 * ATTEMPTS  # was ATTEMPTS + 1: the replayed job kept meta["failures"]
+    assert failed.get_job_ids(cleanup=False) == [job]
+
+    # And a replay that succeeds on its last try of the fresh set is delivered.
+    answers.extend([500] * (ATTEMPTS - 1) + [204])
+    replay_failed(settings, store)
+    run_until_settled(settings, store)
+    assert len(tries) == 3 * ATTEMPTS
+    assert failed.get_job_ids(cleanup=False) == []

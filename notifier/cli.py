@@ -95,11 +95,10 @@ def _status(settings: Settings, as_json: bool) -> int:
 
 
 def _test_sink(settings: Settings, name: str | None) -> int:
-    import httpx
-
+    from notifier.delivery import egress, egress_hooks
     from notifier.sandbox.testsink import try_sinks
 
-    with httpx.Client(follow_redirects=False) as client:
+    with egress_hooks.client(egress.EgressPolicy.from_settings(settings)) as client:
         outcomes = try_sinks(settings, name, client)
     for outcome in outcomes:
         print(f"{outcome.sink.redacted()}: {'ok' if outcome.ok else 'FAILED'}: {outcome.answer}")

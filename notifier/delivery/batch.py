@@ -93,11 +93,11 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     now = time.time()
     try:
         results = send_all([sink.build_request(e, now) for e in events], ctx.settings.delivery_timeout_s,
-                           ctx.settings.delivery_concurrency)
+                           ctx.settings.delivery_concurrency, policy=ctx.egress)
     finally:
         ctx.guard.release(sink_name, lease)
     failed = [(e, r) for e, r in zip(events, results, strict=True) if isinstance(r, DeliveryError)]
-    if failed and len(failed) == len(events) and all(r.status_code is None for _, r in failed):
+    if failed and len(failed) == len(events) and all(r.status_code is None and r.retryable for _, r in failed):
         ctx.guard.trip(sink_name)
         log.warning("%s: every delivery of a batch of %d timed out or could not connect; leaving it alone for "
                     "%d s", sink_name, len(events), OPEN_FOR_S, extra={"sink": sink_name})

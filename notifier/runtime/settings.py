@@ -13,12 +13,12 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from notifier.errors import ConfigError
+from notifier.runtime.checks import check_cidrs, check_redis_url, split_list
 from notifier.runtime.sink_config import (
     DiscordConfig,
     SinkConfig,
@@ -131,6 +131,14 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     """Port of that endpoint; 0 turns it off."""
 
+    egress_deny: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma- or space-separated networks (CIDR) the notifier must not connect to, on top of the built-in
+    link-local and cloud-metadata ones."""
+    egress_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma- or space-separated networks (CIDR) the notifier may connect to whatever else denies them."""
+    egress_strict: bool = False
+    """Also deny loopback, private, CGNAT, multicast, reserved and every other non-public address."""
+
     log_level: str = "INFO"
     """Python logging level."""
     log_format: Literal["text", "json"] = "text"
@@ -168,9 +176,13 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
-        return value
+        return check_redis_url(value)
+
+    @field_validator("egress_deny", "egress_allow", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        value = split_list(value)
+        return check_cidrs(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else value
 
     @field_validator("useapi_token")
     @classmethod

@@ -119,6 +119,7 @@ class UpstreamClient:
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
+            trust_env=False,  # no proxy or .netrc from the environment (see notifier.delivery.egress)
             transport=transport,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )

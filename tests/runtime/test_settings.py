@@ -82,3 +82,20 @@ def test_duplicate_webhooks_are_refused(monkeypatch: pytest.MonkeyPatch) -> None
     hook = f'{{"url": "https://x.example/h", "secret": "{SECRET}"}}'
     with pytest.raises(ConfigError, match="same name"):
         load(monkeypatch, WEBHOOKS=f"[{hook}, {hook}]")
+
+
+def test_egress_lists_are_cidrs_split_on_commas_or_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, EGRESS_DENY="10.0.0.0/8, 192.168.1.7  fd00::/8", EGRESS_ALLOW="10.1.2.3",
+                    EGRESS_STRICT="true")
+    assert settings.egress_deny == ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]
+    assert settings.egress_allow == ["10.1.2.3/32"] and settings.egress_strict is True
+    assert load(monkeypatch, EGRESS_DENY="", EGRESS_ALLOW="", EGRESS_STRICT="false").egress_deny == []
+    assert load(monkeypatch, EGRESS_DENY='["10.0.0.0/8"]').egress_deny == ["10.0.0.0/8"]
+
+
+@pytest.mark.parametrize("variable", ["EGRESS_DENY", "EGRESS_ALLOW"])
+def test_a_bad_network_names_the_variable_not_the_value(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(monkeypatch, **{variable: "10.0.0.0/8,internal.secret-host.example"})
+    assert f"NOTIFIER_{variable}: entry 2 is not an IP network" in str(caught.value)
+    assert "secret-host" not in str(caught.value)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from notifier.backoff import parse_retry_after
+from notifier.delivery.egress import denial_of
 from notifier.delivery.retry_table import Outcome, classify
 from notifier.errors import DeliveryError
 
@@ -52,6 +53,9 @@ def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: 
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"{what}: timed out after {timeout_s:g} s", retryable=True) from exc
     except httpx.TransportError as exc:
+        denied = denial_of(exc)
+        if denied is not None:
+            raise DeliveryError(f"{what}: {denied}", retryable=False) from exc
         raise DeliveryError(f"{what}: could not connect ({type(exc).__name__})", retryable=True) from exc
     elapsed = time.monotonic() - started
     text = response.text[:300]

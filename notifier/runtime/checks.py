@@ -1,0 +1,50 @@
+"""Checks of single setting values that are about security: address lists, Redis URLs.
+
+Like every settings check, an error names what is wrong and never repeats the value (it may be a secret).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+_LIST_SPLIT = re.compile(r"[\s,]+")
+
+
+def split_list(value: Any) -> Any:
+    """A comma- or space-separated string (or a JSON list) as a list; other values unchanged."""
+    if isinstance(value, str):
+        if value.strip().startswith("["):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError("is not a valid JSON list") from None
+        return [part for part in _LIST_SPLIT.split(value) if part]
+    return value
+
+
+def check_cidrs(values: list[str]) -> list[str]:
+    """Each entry an IPv4 or IPv6 network (``10.0.0.0/8``) or address; returned normalised."""
+    found = []
+    for index, value in enumerate(values, start=1):
+        try:
+            found.append(str(ipaddress.ip_network(value.strip(), strict=False)))
+        except ValueError:
+            raise ValueError(f"entry {index} is not an IP network in CIDR form (like 10.0.0.0/8 or fd00::/8)") from None
+    return found
+
+
+def check_redis_url(value: str) -> str:
+    if not value:
+        return value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+    return value

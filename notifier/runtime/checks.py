@@ -1,4 +1,4 @@
-"""Checks of single setting values that are about security: address lists, Redis URLs.
+"""Checks of single setting values that are about security: address lists, the upstream URL, Redis URLs.
 
 Like every settings check, an error names what is wrong and never repeats the value (it may be a secret).
 """
@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
+
+from notifier.runtime.sink_config import check_http_url
 
 _LIST_SPLIT = re.compile(r"[\s,]+")
 
@@ -35,6 +37,28 @@ def check_cidrs(values: list[str]) -> list[str]:
         except ValueError:
             raise ValueError(f"entry {index} is not an IP network in CIDR form (like 10.0.0.0/8 or fd00::/8)") from None
     return found
+
+
+def is_loopback_host(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_upstream_url(value: str) -> str:
+    """https:// only: the API token travels in every request. Plain http:// only to a loopback host."""
+    value = check_http_url(value).rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme != "https" and not is_loopback_host(parts.hostname):
+        raise ValueError("must be an https:// URL (http:// only for a loopback host): the API token is sent to it")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold credentials (the token is NOTIFIER_USEAPI_TOKEN)")
+    return value
 
 
 def check_redis_url(value: str) -> str:

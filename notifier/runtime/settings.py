@@ -18,7 +18,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from notifier.errors import ConfigError
-from notifier.runtime.checks import check_cidrs, check_redis_url, split_list
+from notifier.runtime.checks import check_cidrs, check_redis_url, check_upstream_url, split_list
 from notifier.runtime.sink_config import (
     DiscordConfig,
     SinkConfig,
@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     useapi_token: SecretStr = SecretStr("")
     """useapi.net API token (``user:<n>-<string>``). Required by the poller; workers do not need it."""
     useapi_base_url: str = "https://api.useapi.net/v2/pixverse"
-    """Base URL of the upstream PixVerse API."""
+    """Base URL of the upstream PixVerse API: https:// (plain http:// only to a loopback host)."""
     accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated account emails to poll; empty = discover them via ``GET /accounts``."""
     accounts_refresh_s: float = Field(300.0, ge=5, le=86400)
@@ -168,10 +168,15 @@ class Settings(BaseSettings):
                 raise ValueError('must be a JSON list of {"url", ...} objects')
         return value
 
-    @field_validator("useapi_base_url", "webhook_url", "slack_webhook_url", "discord_webhook_url")
+    @field_validator("webhook_url", "slack_webhook_url", "discord_webhook_url")
     @classmethod
     def _urls(cls, value: str) -> str:
         return check_http_url(value).rstrip("/") if value else value
+
+    @field_validator("useapi_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return check_upstream_url(value)
 
     @field_validator("redis_url")
     @classmethod

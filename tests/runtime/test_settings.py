@@ -44,6 +44,9 @@ def test_accounts_and_webhooks_from_the_environment(monkeypatch: pytest.MonkeyPa
     ("env", "names"),
     [
         ({"USEAPI_BASE_URL": "ftp://x"}, "NOTIFIER_USEAPI_BASE_URL"),
+        ({"USEAPI_BASE_URL": "http://api.useapi.net/v2/pixverse"}, "NOTIFIER_USEAPI_BASE_URL: must be an https://"),
+        ({"USEAPI_BASE_URL": "http://10.0.0.8:8765/v2"}, "NOTIFIER_USEAPI_BASE_URL: must be an https://"),
+        ({"USEAPI_BASE_URL": "https://user:pw0rd-secret@api.example/v2"}, "NOTIFIER_USEAPI_BASE_URL"),
         ({"WEBHOOK_URL": "not a url", "WEBHOOK_SECRET": SECRET}, "NOTIFIER_WEBHOOK_URL"),
         ({"WEBHOOK_URL": "https://x.example/h", "WEBHOOK_SECRET": "whsec_%%%"}, "NOTIFIER_WEBHOOK_SECRET"),
         ({"WEBHOOK_URL": "https://x.example/h", "WEBHOOK_SECRET": "hunter2hunter2"}, "NOTIFIER_WEBHOOK_SECRET"),
@@ -99,3 +102,9 @@ def test_a_bad_network_names_the_variable_not_the_value(monkeypatch: pytest.Monk
         load(monkeypatch, **{variable: "10.0.0.0/8,internal.secret-host.example"})
     assert f"NOTIFIER_{variable}: entry 2 is not an IP network" in str(caught.value)
     assert "secret-host" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["https://api.useapi.net/v2/pixverse", "http://127.0.0.1:8765/v2/pixverse",
+                                 "http://localhost:8765", "http://[::1]:8765/v2", "http://127.3.2.1/"])
+def test_the_token_goes_over_tls_or_to_loopback_only(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    assert load(monkeypatch, USEAPI_BASE_URL=url).useapi_base_url == url.rstrip("/")

@@ -70,7 +70,9 @@ def secrets_of(settings: Settings) -> list[str]:
     for sink in settings.all_sinks():
         values.append(sink.url)
         if isinstance(sink, WebhookConfig):
-            values += [sink.secret.get_secret_value(), sink.secret.get_secret_value().removeprefix("whsec_")]
+            values.append(sink.secret.get_secret_value())
+            for secret in sink.secrets():
+                values += [secret, secret.removeprefix("whsec_")]
     return [v for v in values if v]
 
 

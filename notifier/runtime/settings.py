@@ -25,7 +25,7 @@ from notifier.runtime.sink_config import (
     SlackConfig,
     WebhookConfig,
     check_http_url,
-    check_webhook_secret,
+    check_webhook_secrets,
 )
 
 ENV_PREFIX = "NOTIFIER_"
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     webhook_url: str = Field("", repr=False)
     """URL of a single webhook (with ``NOTIFIER_WEBHOOK_SECRET``)."""
     webhook_secret: SecretStr = SecretStr("")
-    """Signing secret of ``NOTIFIER_WEBHOOK_URL``."""
+    """Signing secret of ``NOTIFIER_WEBHOOK_URL``; several (space- or comma-separated) while rotating."""
     webhooks: Annotated[list[WebhookConfig], NoDecode] = Field(default_factory=list)
     """JSON list of ``{"url", "secret", "name", "events", "accounts", "models"}`` for several webhooks."""
     slack_webhook_url: str = Field("", repr=False)
@@ -200,7 +200,7 @@ class Settings(BaseSettings):
     @classmethod
     def _single_secret(cls, value: SecretStr) -> SecretStr:
         if value.get_secret_value():
-            check_webhook_secret(value.get_secret_value())
+            check_webhook_secrets(value.get_secret_value())
         return value
 
     @field_validator("log_level")

@@ -58,3 +58,14 @@ def test_json_lines_carry_the_event_fields_and_no_secret(make_settings) -> None:
     assert (line["event_type"], line["image_id"], line["account"], line["sink"]) == (
         "image.completed", "img:1", "a@x.com", "slack")
     assert "SECRETX" not in stream.getvalue()
+
+
+def test_every_secret_of_a_rotation_is_masked(make_settings) -> None:
+    from notifier.runtime.sink_config import new_secret
+
+    new = new_secret()
+    settings = make_settings(webhook_url="https://hooks.example/T0KEN", webhook_secret=f"{SECRET} {new}")
+    stream = io.StringIO()
+    setup_logging(settings, stream)
+    logging.getLogger("x").warning("old %s new %s raw %s", SECRET, new, new.removeprefix("whsec_"))
+    assert SECRET not in stream.getvalue() and new.removeprefix("whsec_") not in stream.getvalue()

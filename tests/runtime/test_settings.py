@@ -108,3 +108,13 @@ def test_a_bad_network_names_the_variable_not_the_value(monkeypatch: pytest.Monk
                                  "http://localhost:8765", "http://[::1]:8765/v2", "http://127.3.2.1/"])
 def test_the_token_goes_over_tls_or_to_loopback_only(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     assert load(monkeypatch, USEAPI_BASE_URL=url).useapi_base_url == url.rstrip("/")
+
+
+def test_the_single_webhook_secret_may_hold_two_while_rotating(monkeypatch: pytest.MonkeyPatch) -> None:
+    from notifier.runtime.sink_config import new_secret
+
+    new = new_secret()
+    settings = load(monkeypatch, WEBHOOK_URL="https://x.example/h", WEBHOOK_SECRET=f"{SECRET} {new}")
+    assert settings.all_webhooks()[0].secrets() == [SECRET, new]
+    with pytest.raises(ConfigError, match=r"NOTIFIER_WEBHOOK_SECRET: secret 2 of 2 must start with 'whsec_'"):
+        load(monkeypatch, WEBHOOK_URL="https://x.example/h", WEBHOOK_SECRET=f"{SECRET} hunter2hunter2")

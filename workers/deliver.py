@@ -27,8 +27,8 @@ from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
 
 from notifier.delivery.context import DeliveryContext, install
-from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, LEGACY_FUNCS, make_queue
-from notifier.errors import DeliveryError
+from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, JOB_FUNCS, LEGACY_FUNCS, make_queue
+from notifier.errors import DeliveryError, NotifierError
 from notifier.runtime.app import connect
 from notifier.runtime.settings import Settings
 from workers.ops import start_ops
@@ -37,15 +37,55 @@ from workers.signals import stop_event_on_signals
 log = logging.getLogger(__name__)
 
 
+class JobRefused(NotifierError):
+    """A job that is not one of the notifier's deliveries: filed as failed, never run."""
+
+
 class DeliveryJob(Job):
-    """A delivery job; one enqueued by an older version still names its function's old module."""
+    """A delivery job; one enqueued by an older version still names its function's old module.
+
+    Whoever can write to Redis can enqueue a job naming any importable function, or carrying RQ
+    callbacks (more function names) or RQ webhooks (URLs RQ would call). Only the notifier's own job
+    functions run: anything else is refused before it runs, logged, and filed as failed without
+    retries. The notifier uses no callbacks or RQ webhooks, so none ever run.
+    """
+
+    def refusal(self) -> str | None:
+        """Why this job must not run (None: it may)."""
+        name = LEGACY_FUNCS.get(self.func_name or "", self.func_name)
+        if name not in JOB_FUNCS:
+            return f"it names {name!r}, not one of the notifier's job functions"
+        if self.instance is not None:
+            return "it names a method of an object"
+        if self._success_callback_name or self._failure_callback_name or self._stopped_callback_name:
+            return "it carries callbacks"
+        if self.webhooks:
+            return "it carries RQ webhooks"
+        return None
 
     @property
     def func(self) -> Any:
-        name = self.func_name
-        if name in LEGACY_FUNCS:
-            return import_attribute(LEGACY_FUNCS[name])
-        return super().func
+        problem = self.refusal()
+        if problem is not None:
+            self.retries_left = 0  # filed as failed at once
+            log.error("refused job %r: %s; filed as failed without running it", self.id, problem)
+            raise JobRefused(f"refused: {problem}")
+        return import_attribute(LEGACY_FUNCS.get(self.func_name or "", self.func_name or ""))
+
+    @property
+    def success_callback(self) -> None:
+        return None
+
+    @property
+    def failure_callback(self) -> None:
+        return None
+
+    @property
+    def stopped_callback(self) -> None:
+        return None
+
+    def send_webhooks(self, status: Any, *, exc_string: str | None = None) -> None:
+        return None
 
 
 class DeliveryWorker(SimpleWorker):
@@ -62,7 +102,7 @@ class DeliveryWorker(SimpleWorker):
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         # A refused delivery was logged by the job, once and without a traceback; RQ would log
         # it again with one. Anything unexpected still gets RQ's full report.
-        if isinstance(exc_info[1], DeliveryError):
+        if isinstance(exc_info[1], DeliveryError | JobRefused):
             return
         super().handle_exception(job, *exc_info)
 

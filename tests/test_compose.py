@@ -34,12 +34,16 @@ def test_stack_shape() -> None:
     services = COMPOSE["services"]
     redis = services["redis"]
     assert "--appendonly" in redis["command"] and redis["volumes"] == ["redis-data:/data"]
+    # A password from .env, required: compose refuses to start without one.
+    assert redis["command"][redis["command"].index("--requirepass") + 1].startswith("${REDIS_PASSWORD:?")
+    assert "PONG" in " ".join(redis["healthcheck"]["test"])
     assert services["poller"]["command"] == ["poller"] and "deploy" not in services["poller"]
     assert services["worker"]["command"] == ["worker"] and services["worker"]["deploy"]["replicas"] >= 2
     assert services["dashboard"]["profiles"] == ["dashboard"]
     for name in ("poller", "worker"):
         assert services[name]["env_file"] == ".env"
         assert services[name]["environment"]["NOTIFIER_REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["environment"]["NOTIFIER_REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
         assert services[name]["healthcheck"]["test"][:3] == ["CMD", "notifier", "health"]
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterable
 
+from notifier.runtime.checks import redis_url_secrets
 from notifier.runtime.settings import Settings
 from notifier.runtime.sink_config import WebhookConfig
 
@@ -66,7 +67,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    values = [settings.useapi_token.get_secret_value(), settings.webhook_secret.get_secret_value()]
+    values = [settings.useapi_token.get_secret_value(), settings.webhook_secret.get_secret_value(),
+              settings.redis_password.get_secret_value(), *redis_url_secrets(settings.redis_url)]
     for sink in settings.all_sinks():
         values.append(sink.url)
         if isinstance(sink, WebhookConfig):

@@ -9,7 +9,7 @@ import ipaddress
 import json
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from notifier.runtime.sink_config import check_http_url
 
@@ -72,3 +72,16 @@ def check_redis_url(value: str) -> str:
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ValueError("must be a redis://, rediss:// or unix:// URL")
     return value
+
+
+def redis_url_secrets(url: str) -> list[str]:
+    """The password a Redis URL holds (as written and decoded), for masking."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or ""]
+        query_password = re.search(r"(?:^|&)password=([^&]*)", parts.query)
+    except ValueError:
+        return []
+    if query_password:
+        found.append(query_password.group(1))
+    return [s for v in found if v for s in {v, unquote(v)}]

@@ -53,8 +53,11 @@ class Settings(BaseSettings):
     accounts_refresh_s: float = Field(300.0, ge=5, le=86400)
     """How often discovered accounts are listed again."""
 
-    redis_url: str = ""
-    """Redis holding image state and the delivery queue; empty = a private embedded Redis in the data dir."""
+    redis_url: str = Field("", repr=False)
+    """Redis holding image state and the delivery queue (``redis://``, ``rediss://`` for TLS, ``unix://``);
+    empty = a private embedded Redis in the data dir. A password in it is a secret: never shown."""
+    redis_password: SecretStr = SecretStr("")
+    """Password of ``NOTIFIER_REDIS_URL``'s Redis (or of its ACL user named in the URL), instead of in the URL."""
     data_dir: Path = Field(default_factory=default_data_dir)
     """Where the embedded Redis keeps its data (used only when ``NOTIFIER_REDIS_URL`` is empty)."""
     key_prefix: str = "notifier"
@@ -220,6 +223,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistency(self) -> Settings:
+        if self.redis_password.get_secret_value() and not self.redis_url:
+            raise ValueError("NOTIFIER_REDIS_PASSWORD needs NOTIFIER_REDIS_URL (the embedded Redis has no password)")
         if bool(self.webhook_url) != bool(self.webhook_secret.get_secret_value()):
             raise ValueError("NOTIFIER_WEBHOOK_URL and NOTIFIER_WEBHOOK_SECRET must be set together")
         if self.delivery_job_timeout_s <= self.delivery_timeout_s + 1:

@@ -69,3 +69,12 @@ def test_every_secret_of_a_rotation_is_masked(make_settings) -> None:
     setup_logging(settings, stream)
     logging.getLogger("x").warning("old %s new %s raw %s", SECRET, new, new.removeprefix("whsec_"))
     assert SECRET not in stream.getvalue() and new.removeprefix("whsec_") not in stream.getvalue()
+
+
+def test_redis_passwords_are_masked(make_settings) -> None:
+    settings = make_settings(redis_url="redis://notifier:p%40ss-in-url@127.0.0.1:6379/0",
+                             redis_password="pa55-in-setting")
+    stream = io.StringIO()
+    setup_logging(settings, stream)
+    logging.getLogger("redis").error("auth failed for %s / %s / %s", "p%40ss-in-url", "p@ss-in-url", "pa55-in-setting")
+    assert "ss-in-url" not in stream.getvalue() and "pa55" not in stream.getvalue()

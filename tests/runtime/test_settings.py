@@ -118,3 +118,15 @@ def test_the_single_webhook_secret_may_hold_two_while_rotating(monkeypatch: pyte
     assert settings.all_webhooks()[0].secrets() == [SECRET, new]
     with pytest.raises(ConfigError, match=r"NOTIFIER_WEBHOOK_SECRET: secret 2 of 2 must start with 'whsec_'"):
         load(monkeypatch, WEBHOOK_URL="https://x.example/h", WEBHOOK_SECRET=f"{SECRET} hunter2hunter2")
+
+
+def test_redis_passwords_stay_out_of_repr_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, REDIS_URL="rediss://notifier:pa55-in-url@redis.example:6380/0",
+                    REDIS_PASSWORD="pa55-in-setting")
+    assert "pa55" not in repr(settings) and "pa55" not in str(settings)
+    with pytest.raises(ConfigError, match="NOTIFIER_REDIS_PASSWORD needs NOTIFIER_REDIS_URL") as caught:
+        load(monkeypatch, REDIS_URL="", REDIS_PASSWORD="pa55-alone")
+    assert "pa55" not in str(caught.value)
+    with pytest.raises(ConfigError, match="NOTIFIER_REDIS_URL") as bad:
+        load(monkeypatch, REDIS_URL="redis://:pa55-bad-port@host:port/0", REDIS_PASSWORD="")
+    assert "pa55" not in str(bad.value)

@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _poll_once(settings: Settings, backfill: bool) -> int:
     from notifier.runtime.app import build_poller, connect
+    from notifier.runtime.redact import clean_text
     from notifier.upstream.scan import ScanResult
 
     client = connect(settings)
@@ -68,7 +69,7 @@ def _poll_once(settings: Settings, backfill: bool) -> int:
         print(f"{scan.account}: {scan.requests} request(s), {scan.seen} image(s) seen, "
               f"{len(scan.events)} event(s) ({scan.mode.value})")
     for account, error in result.errors.items():
-        print(f"{account}: error: {error}")
+        print(f"{clean_text(account)}: error: {clean_text(error)}")
     return 1 if result.errors else 0
 
 

@@ -30,6 +30,7 @@ from notifier.delivery.context import DeliveryContext, install
 from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, JOB_FUNCS, LEGACY_FUNCS, make_queue
 from notifier.errors import DeliveryError, NotifierError
 from notifier.runtime.app import connect
+from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings
 from workers.ops import start_ops
 from workers.signals import stop_event_on_signals
@@ -92,6 +93,13 @@ class DeliveryWorker(SimpleWorker):
     abandon_grace_s = 15
     stop_before_start: threading.Event | None = None
     """Set by a SIGTERM or SIGINT that came before RQ installed its own handlers."""
+    redactor: Redactor | None = None
+    """Masks secrets in the exception text RQ stores with a failed job (kept for weeks, shown by status)."""
+
+    def handle_job_failure(self, job: Job, queue: Any, started_job_registry: Any = None, exc_string: str = "") -> None:
+        if self.redactor is not None:
+            exc_string = self.redactor.redact(exc_string)
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
 
     def _install_signal_handlers(self) -> None:
         super()._install_signal_handlers()  # type: ignore[no-untyped-call]
@@ -140,6 +148,7 @@ def main(settings: Settings, *, burst: bool = False) -> int:
         maintenance_interval=settings.worker_maintenance_interval_s,
     )
     worker.abandon_grace_s = settings.worker_abandon_grace_s
+    worker.redactor = Redactor.from_settings(settings)
     worker.stop_before_start = early_stop
     if early_stop.is_set():
         return 0

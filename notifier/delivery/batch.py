@@ -63,10 +63,11 @@ def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, err
         return f"retry in {delay:.0f} s"
     # Final refusal: file it as a failed delivery with its reason, without sending it again.
     job = queue.create_job(JOB_FUNC, status=JobStatus.FAILED, **kwargs)
+    reason = ctx.redactor.redact(str(error))
     with ctx.store.pipeline() as pipe:
         job.save(pipeline=pipe)
-        FailedJobRegistry(queue=queue).add(job, ttl=ctx.settings.failed_ttl_s, exc_string=str(error), pipeline=pipe)
-        Result.create_failure(job, ctx.settings.failed_ttl_s, exc_string=str(error), pipeline=pipe)
+        FailedJobRegistry(queue=queue).add(job, ttl=ctx.settings.failed_ttl_s, exc_string=reason, pipeline=pipe)
+        Result.create_failure(job, ctx.settings.failed_ttl_s, exc_string=reason, pipeline=pipe)
         pipe.execute()
     return "failed"
 

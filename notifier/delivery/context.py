@@ -14,6 +14,7 @@ from notifier.delivery.circuit import SinkGuard
 from notifier.delivery.ratelimit import RateLimiter
 from notifier.delivery.sinks import Sink, build_sinks
 from notifier.runtime.connection import connect
+from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings, load_settings
 from notifier.state.keys import Keys
 
@@ -31,6 +32,7 @@ class DeliveryContext:
     limiter: RateLimiter
     guard: SinkGuard
     egress: egress.EgressPolicy
+    redactor: Redactor
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> DeliveryContext:
@@ -48,6 +50,7 @@ class DeliveryContext:
             # and expires before RQ notices the abandoned job (job timeout + grace is longer).
             guard=SinkGuard(connection, Keys(settings.key_prefix), math.ceil(settings.delivery_timeout_s) + 2),
             egress=policy,
+            redactor=Redactor.from_settings(settings),
         )
 
 

@@ -78,3 +78,22 @@ def test_redis_passwords_are_masked(make_settings) -> None:
     setup_logging(settings, stream)
     logging.getLogger("redis").error("auth failed for %s / %s / %s", "p%40ss-in-url", "p@ss-in-url", "pa55-in-setting")
     assert "ss-in-url" not in stream.getvalue() and "pa55" not in stream.getvalue()
+
+
+def test_strings_from_outside_cannot_forge_a_line_or_hide_text(make_settings) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(), stream)
+    forged = "img\n2026-01-01 00:00:00,000 ERROR notifier: forged\r\x1b[2K\u202e"
+    log = logging.getLogger("notifier.polling.poller")
+    log.warning("image %s of %s", forged, "a@x.com")
+    log.warning(f"an f-string with {forged}")
+    try:
+        raise ValueError(forged)
+    except ValueError:
+        log.exception("failed: %s", forged)
+    lines = stream.getvalue().splitlines()
+    assert not [line for line in lines if "forged" in line and line.startswith("2026-01-01")]
+    assert lines[0].endswith("image img\\n2026-01-01 00:00:00,000 ERROR notifier: forged\\r\\x1b[2K\\u202e of a@x.com")
+    assert "\x1b" not in stream.getvalue() and "\u202e" not in stream.getvalue()
+    # A traceback keeps its lines, each indented so none passes for a record.
+    assert all(line.startswith("  | ") for line in lines[3:])

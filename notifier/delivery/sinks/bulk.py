@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import aiohttp
 
 from notifier.backoff import parse_retry_after
+from notifier.bounds import SINK_ANSWER_MAX, read_capped_async
 from notifier.delivery.egress import EgressPolicy, denial_of
 from notifier.delivery.egress_hooks import connector
 from notifier.delivery.retry_table import Outcome, classify
@@ -30,7 +31,9 @@ async def _post(session: aiohttp.ClientSession, request: SinkRequest, timeout_s:
         try:
             async with session.post(request.url, data=request.body, headers=request.headers,
                                     allow_redirects=False) as response:
-                text = (await response.text(errors="replace"))[:300]
+                # Only the start of an answer is used: at most SINK_ANSWER_MAX bytes are read.
+                answer, _ = await read_capped_async(response.content.iter_any(), SINK_ANSWER_MAX)
+                text = answer.decode(response.charset or "utf-8", errors="replace")[:300]
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
         except TimeoutError:

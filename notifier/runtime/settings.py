@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     """Address of the /healthz, /readyz and /metrics endpoint (the container image sets 0.0.0.0)."""
     http_port: int = Field(8080, ge=0, le=65535)
     """Port of that endpoint; 0 turns it off."""
+    metrics_token: SecretStr = SecretStr("")
+    """When set, ``/metrics`` answers only requests with ``Authorization: Bearer <this token>``."""
 
     egress_deny: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma- or space-separated networks (CIDR) the notifier must not connect to, on top of the built-in

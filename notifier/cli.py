@@ -90,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _poll_once(settings: Settings, backfill: bool) -> int:
     from notifier.runtime.app import build_poller, connect
+    from notifier.runtime.redact import clean_text
     from notifier.upstream.scan import ScanResult
 
     client = connect(settings)
@@ -107,7 +108,7 @@ def _poll_once(settings: Settings, backfill: bool) -> int:
         print(f"{scan.account}: {scan.requests} request(s), {scan.seen} image(s) seen, "
               f"{len(scan.events)} event(s) ({scan.mode.value})")
     for account, error in result.errors.items():
-        print(f"{account}: error: {error}")
+        print(f"{clean_text(account)}: error: {clean_text(error)}")
     return 1 if result.errors else 0
 
 
@@ -134,11 +135,10 @@ def _status(settings: Settings, as_json: bool) -> int:
 
 
 def _test_sink(settings: Settings, name: str | None) -> int:
-    import httpx
-
+    from notifier.delivery import egress, egress_hooks
     from notifier.sandbox.testsink import try_sinks
 
-    with httpx.Client(follow_redirects=False) as client:
+    with egress_hooks.client(egress.EgressPolicy.from_settings(settings)) as client:
         outcomes = try_sinks(settings, name, client)
     for outcome in outcomes:
         print(f"{outcome.sink.redacted()}: {'ok' if outcome.ok else 'FAILED'}: {outcome.answer}")

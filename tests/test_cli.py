@@ -10,7 +10,7 @@ from tests.support.processes import settings_env, wait_until
 
 
 def test_gen_secret_is_a_valid_signing_secret(capsys: pytest.CaptureFixture[str]) -> None:
-    from notifier.runtime.settings import check_webhook_secret
+    from notifier.runtime.sink_config import check_webhook_secret
 
     assert cli.main(["gen-secret"]) == 0
     secret = capsys.readouterr().out.strip()

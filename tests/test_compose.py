@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import jsonschema
@@ -34,13 +36,20 @@ def test_stack_shape() -> None:
     services = COMPOSE["services"]
     redis = services["redis"]
     assert "--appendonly" in redis["command"] and redis["volumes"] == ["redis-data:/data"]
+    # A password from .env, required: compose refuses to start without one.
+    assert redis["command"][redis["command"].index("--requirepass") + 1].startswith("${REDIS_PASSWORD:?")
+    assert "PONG" in " ".join(redis["healthcheck"]["test"])
     assert services["poller"]["command"] == ["poller"] and "deploy" not in services["poller"]
     assert services["worker"]["command"] == ["worker"] and services["worker"]["deploy"]["replicas"] >= 2
-    assert services["dashboard"]["profiles"] == ["dashboard"]
+    dashboard = services["dashboard"]
+    assert dashboard["profiles"] == ["dashboard"] and dashboard["build"] == "docker/dashboard"
+    assert "pip" not in json.dumps(dashboard)  # built from pins, nothing installed at start
     for name in ("poller", "worker"):
         assert services[name]["env_file"] == ".env"
         assert services[name]["environment"]["NOTIFIER_REDIS_URL"] == "redis://redis:6379/0"
+        assert services[name]["environment"]["NOTIFIER_REDIS_PASSWORD"].startswith("${REDIS_PASSWORD:?")
         assert services[name]["healthcheck"]["test"][:3] == ["CMD", "notifier", "health"]
+        assert services[name]["environment"]["NOTIFIER_HTTP_HOST"] == "0.0.0.0"
 
 
 def test_env_example_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,4 +64,18 @@ def test_env_example_is_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dockerfile_passes_hadolint() -> None:
     done = subprocess.run([str(Path(sys.executable).parent / "hadolint"), "Dockerfile"], cwd=ROOT, capture_output=True,
                           text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_dashboard_is_pinned() -> None:
+    lines = [line.strip() for line in (ROOT / "docker" / "dashboard" / "requirements.txt").read_text().splitlines()]
+    pins = [line for line in lines if line and not line.startswith("#")]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][A-Za-z0-9.]*", pin) for pin in pins), pins
+    assert "rq-dashboard==0.9.0" in pins
+    rq_pin = next(pin for pin in pins if pin.startswith("rq=="))
+    assert rq_pin == f"rq=={metadata.version('rq')}"  # the dashboard reads jobs as the workers write them
+    dockerfile = (ROOT / "docker" / "dashboard" / "Dockerfile").read_text()
+    assert "--no-deps -r /tmp/requirements.txt" in dockerfile
+    done = subprocess.run([str(Path(sys.executable).parent / "hadolint"), "docker/dashboard/Dockerfile"], cwd=ROOT,
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -33,10 +33,11 @@ from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
 
 from notifier.delivery.context import DeliveryContext, install
-from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, LEGACY_FUNCS, make_queue
-from notifier.errors import DeliveryError
+from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, JOB_FUNCS, LEGACY_FUNCS, make_queue
+from notifier.errors import DeliveryError, NotifierError
 from notifier.ops.logs import rq_log_level
 from notifier.runtime.app import connect
+from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings
 from workers.ops import start_ops
 from workers.scheduler import NotBeforeScheduler
@@ -45,21 +46,68 @@ from workers.signals import stop_event_on_signals
 log = logging.getLogger(__name__)
 
 
+class JobRefused(NotifierError):
+    """A job that is not one of the notifier's deliveries: filed as failed, never run."""
+
+
 class DeliveryJob(Job):
-    """A delivery job; one enqueued by an older version still names its function's old module."""
+    """A delivery job; one enqueued by an older version still names its function's old module.
+
+    Whoever can write to Redis can enqueue a job naming any importable function, or carrying RQ
+    callbacks (more function names) or RQ webhooks (URLs RQ would call). Only the notifier's own job
+    functions run: anything else is refused before it runs, logged, and filed as failed without
+    retries. The notifier uses no callbacks or RQ webhooks, so none ever run.
+    """
+
+    def refusal(self) -> str | None:
+        """Why this job must not run (None: it may)."""
+        name = LEGACY_FUNCS.get(self.func_name or "", self.func_name)
+        if name not in JOB_FUNCS:
+            return f"it names {name!r}, not one of the notifier's job functions"
+        if self.instance is not None:
+            return "it names a method of an object"
+        if self._success_callback_name or self._failure_callback_name or self._stopped_callback_name:
+            return "it carries callbacks"
+        if self.webhooks:
+            return "it carries RQ webhooks"
+        return None
 
     @property
     def func(self) -> Any:
-        name = self.func_name
-        if name in LEGACY_FUNCS:
-            return import_attribute(LEGACY_FUNCS[name])
-        return super().func
+        problem = self.refusal()
+        if problem is not None:
+            self.retries_left = 0  # filed as failed at once
+            log.error("refused job %r: %s; filed as failed without running it", self.id, problem)
+            raise JobRefused(f"refused: {problem}")
+        return import_attribute(LEGACY_FUNCS.get(self.func_name or "", self.func_name or ""))
+
+    @property
+    def success_callback(self) -> None:
+        return None
+
+    @property
+    def failure_callback(self) -> None:
+        return None
+
+    @property
+    def stopped_callback(self) -> None:
+        return None
+
+    def send_webhooks(self, status: Any, *, exc_string: str | None = None) -> None:
+        return None
 
 
 class DeliveryWorker(SimpleWorker):
     abandon_grace_s = 15
     stop_before_start: threading.Event | None = None
     """Set by a SIGTERM or SIGINT that came before RQ installed its own handlers."""
+    redactor: Redactor | None = None
+    """Masks secrets in the exception text RQ stores with a failed job (kept for weeks, shown by status)."""
+
+    def handle_job_failure(self, job: Job, queue: Any, started_job_registry: Any = None, exc_string: str = "") -> None:
+        if self.redactor is not None:
+            exc_string = self.redactor.redact(exc_string)
+        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
 
     def _install_signal_handlers(self) -> None:
         super()._install_signal_handlers()  # type: ignore[no-untyped-call]
@@ -70,7 +118,7 @@ class DeliveryWorker(SimpleWorker):
     def handle_exception(self, job: Job, *exc_info: Any) -> None:
         # A refused delivery was logged by the job, once and without a traceback; RQ would log
         # it again with one. Anything unexpected still gets RQ's full report.
-        if isinstance(exc_info[1], DeliveryError):
+        if isinstance(exc_info[1], DeliveryError | JobRefused):
             return
         super().handle_exception(job, *exc_info)
 
@@ -137,6 +185,7 @@ def main(settings: Settings, *, burst: bool = False) -> int:
         maintenance_interval=settings.worker_maintenance_interval_s,
     )
     worker.abandon_grace_s = settings.worker_abandon_grace_s
+    worker.redactor = Redactor.from_settings(settings)
     worker.stop_before_start = early_stop
     if early_stop.is_set():
         return 0

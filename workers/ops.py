@@ -26,6 +26,7 @@ def start_ops(settings: Settings, client: redis.Redis, role: Role, live: Callabl
             live=live,
             ready=lambda: problems(settings, client, role),
             registry=serving_registry(client, Keys(settings.key_prefix), settings.queue_name),
+            metrics_token=settings.metrics_token.get_secret_value(),
         ).start()
     except OSError as exc:
         # The service works without it; say why it is missing.

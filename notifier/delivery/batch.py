@@ -72,10 +72,11 @@ def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, err
         return f"retry in {delay:.1f} s"
     # Final refusal: file it as a failed delivery with its reason, without sending it again.
     job = queue.create_job(JOB_FUNC, status=JobStatus.FAILED, **kwargs)
+    reason = ctx.redactor.redact(str(error))
     with ctx.store.pipeline() as pipe:
         job.save(pipeline=pipe)
-        FailedJobRegistry(queue=queue).add(job, ttl=ctx.settings.failed_ttl_s, exc_string=str(error), pipeline=pipe)
-        Result.create_failure(job, ctx.settings.failed_ttl_s, exc_string=str(error), pipeline=pipe)
+        FailedJobRegistry(queue=queue).add(job, ttl=ctx.settings.failed_ttl_s, exc_string=reason, pipeline=pipe)
+        Result.create_failure(job, ctx.settings.failed_ttl_s, exc_string=reason, pipeline=pipe)
         pipe.execute()
     return "failed"
 
@@ -118,13 +119,14 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     try:
         requests = [_build(sink, event, now) for event in events]
         built = [r for r in requests if isinstance(r, SinkRequest)]
-        sent = send_all(built, ctx.settings.delivery_timeout_s, ctx.settings.delivery_concurrency) if built else []
+        sent = send_all(built, ctx.settings.delivery_timeout_s, ctx.settings.delivery_concurrency,
+                          policy=ctx.egress) if built else []
     finally:
         ctx.guard.release(sink_name, lease)
     answers = iter(sent)
     results = [next(answers) if isinstance(r, SinkRequest) else r for r in requests]
     failed = [(e, r) for e, r in zip(events, results, strict=True) if isinstance(r, DeliveryError)]
-    if sent and all(isinstance(r, DeliveryError) and r.status_code is None for r in sent):
+    if sent and all(isinstance(r, DeliveryError) and r.status_code is None and r.retryable for r in sent):
         ctx.guard.trip(sink_name)
         log.warning("%s: every delivery of a batch of %d timed out or could not connect; leaving it alone for "
                     "%d s", sink_name, len(sent), OPEN_FOR_S, extra={"sink": sink_name})

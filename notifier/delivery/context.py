@@ -9,10 +9,12 @@ from dataclasses import dataclass
 import httpx
 import redis
 
+from notifier.delivery import egress, egress_hooks
 from notifier.delivery.circuit import SinkGuard
 from notifier.delivery.ratelimit import RateLimiter
 from notifier.delivery.sinks import Sink, build_sinks
 from notifier.runtime.connection import connect
+from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings, load_settings
 from notifier.state.keys import Keys
 
@@ -24,18 +26,19 @@ class DeliveryContext:
     settings: Settings
     sinks: dict[str, Sink]
     client: httpx.Client
+    """Every connection it opens goes through the egress policy."""
     rng: random.Random
     store: redis.Redis
     limiter: RateLimiter
     guard: SinkGuard
+    egress: egress.EgressPolicy
+    redactor: Redactor
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> DeliveryContext:
         connection = client if client is not None else connect(settings)
-        http = httpx.Client(
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
-        )
+        policy = egress.EgressPolicy.from_settings(settings)
+        http = egress_hooks.client(policy, max_connections=32)
         return cls(
             settings=settings,
             sinks=build_sinks(settings),
@@ -46,6 +49,8 @@ class DeliveryContext:
             # A send ends within the delivery timeout: a lease older than that belongs to a dead worker,
             # and expires before RQ notices the abandoned job (job timeout + grace is longer).
             guard=SinkGuard(connection, Keys(settings.key_prefix), math.ceil(settings.delivery_timeout_s) + 2),
+            egress=policy,
+            redactor=Redactor.from_settings(settings),
         )
 
 

@@ -22,6 +22,8 @@ from notifier.state.tracker import EnqueueFn
 
 JOB_FUNC = "notifier.delivery.single.deliver"
 BATCH_FUNC = "notifier.delivery.batch.deliver_batch"
+JOB_FUNCS = frozenset({JOB_FUNC, BATCH_FUNC})
+"""The only functions a delivery worker runs (``workers.deliver.DeliveryJob`` refuses any other)."""
 LEGACY_FUNCS = {
     # Jobs enqueued before the package was split into stages still name the old modules.
     "notifier.delivery.deliver": JOB_FUNC,

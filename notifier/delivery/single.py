@@ -92,7 +92,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
         try:
             response = sink.send(ctx.client, sink.build_request(event, time.time()), ctx.settings.delivery_timeout_s)
         except DeliveryError as error:
-            if error.status_code is None:
+            if error.status_code is None and error.retryable:  # unreachable (a refusal is no outage)
                 ctx.guard.trip(sink_name)
             raise
         finally:

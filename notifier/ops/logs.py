@@ -1,7 +1,9 @@
-"""Logging set-up, with a last line of defence that masks every configured secret.
+"""Logging set-up, with a last line of defence: every configured secret masked, every line one line.
 
 Code never logs secrets on purpose; the filter catches what a library might
-(an exception text quoting a URL, say), in every log line of the process.
+(an exception text quoting a URL, say), in every log line of the process. It
+also escapes control characters (newlines included) in every message, so a
+string from the upstream or a sink, logged as an argument, cannot forge a line.
 """
 
 from __future__ import annotations
@@ -12,35 +14,46 @@ import sys
 import time
 from collections.abc import Iterable
 
+from notifier.runtime.redact import MASK, Redactor, clean_text, secrets_of
 from notifier.runtime.settings import Settings
-from notifier.runtime.sink_config import WebhookConfig
 
-MASK = "[redacted]"
+__all__ = ["MASK", "JsonFormatter", "RedactSecrets", "secrets_of", "setup_logging"]
+
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # Longest first, so a URL is masked whole before a secret inside it.
-        self._secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        self._redactor = Redactor(secrets)
 
     def redact(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return self._redactor.redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        clean = self.redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
+        # The whole message, arguments from outside included, on one line and without secrets.
+        record.msg, record.args = clean_text(self.redact(message)), None
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
         return True
+
+
+class TextFormatter(logging.Formatter):
+    """People's format; a traceback's lines are indented, so no line of it can pass for a record of its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text and not record.exc_text.startswith("  | "):
+            record.exc_text = _indent(record.exc_text)
+        return super().format(record)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  | " + clean_text(line) for line in text.splitlines())
 
 
 _FIELDS = ("event_id", "event_type", "image_id", "account", "sink", "try", "status")
@@ -65,15 +78,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def secrets_of(settings: Settings) -> list[str]:
-    values = [settings.useapi_token.get_secret_value(), settings.webhook_secret.get_secret_value()]
-    for sink in settings.all_sinks():
-        values.append(sink.url)
-        if isinstance(sink, WebhookConfig):
-            values += [sink.secret.get_secret_value(), sink.secret.get_secret_value().removeprefix("whsec_")]
-    return [v for v in values if v]
-
-
 def rq_log_level(settings: Settings) -> str:
     """The level of RQ's own loggers: ``WARNING`` (or higher, as configured) unless ``DEBUG`` is asked for.
 
@@ -91,7 +95,7 @@ def setup_logging(settings: Settings, stream: object = None) -> None:
         formatter: logging.Formatter = JsonFormatter()
         formatter.converter = time.gmtime
     else:
-        formatter = logging.Formatter(_FORMAT)
+        formatter = TextFormatter(_FORMAT)
     handler.setFormatter(formatter)
     handler.addFilter(RedactSecrets(secrets_of(settings)))
     root = logging.getLogger()

@@ -6,15 +6,18 @@ by the supervisor) and the supervisor's ``/metrics`` adds them up with
 prometheus-client's multiprocess collector. Gauges that describe shared state
 (tracked images, queue depth, failed deliveries) are read from Redis at
 scrape time by the serving process, so they are right however many processes
-run.
+run; two round trips whatever the number of accounts, and the answer is kept
+for ``GAUGE_CACHE_S`` so that frequent scrapes cost Redis nothing more.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections import Counter as Tally
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -27,6 +30,7 @@ from prometheus_client.registry import REGISTRY, Collector
 from notifier.state.keys import Keys
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300, 1800, 7200)
+GAUGE_CACHE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -62,33 +66,51 @@ def metrics() -> Metrics:
 
 
 class RedisStateCollector(Collector):
-    """Shared state, read from Redis at scrape time."""
+    """Shared state, read from Redis at scrape time (at most once per ``cache_s``)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, queue_name: str) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, queue_name: str, *, cache_s: float = GAUGE_CACHE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._redis = client
         self._keys = keys
         self._queue = queue_name
+        self._cache_s = cache_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[GaugeMetricFamily]] | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        with self._lock:  # concurrent scrapes wait for one read instead of each reading
+            now = self._clock()
+            if self._cached is None or now - self._cached[0] >= self._cache_s:
+                self._cached = (now, self._read())
+            families = self._cached[1]
+        yield from families
+
+    def _read(self) -> list[GaugeMetricFamily]:
+        accounts: list[bytes] = self._redis.zrange(self._keys.accounts(), 0, -1)  # type: ignore[assignment]
+        with self._redis.pipeline(transaction=False) as pipe:
+            for account in accounts:
+                pipe.hvals(self._keys.tracked(account.decode()))
+            pipe.llen(f"rq:queue:{self._queue}")
+            pipe.zcard(f"rq:scheduled:{self._queue}")
+            pipe.zcard(f"rq:wip:{self._queue}")
+            pipe.zcard(f"rq:failed:{self._queue}")
+            *per_account, queued, scheduled, started, failed_count = pipe.execute()
         tracked = GaugeMetricFamily("notifier_tracked_images", "Images tracked (not final yet) by status.",
                                     labels=["status"])
         by_status: Tally[str] = Tally()
-        accounts: list[bytes] = self._redis.zrange(self._keys.accounts(), 0, -1)  # type: ignore[assignment]
-        for account in accounts:
-            values: list[bytes] = self._redis.hvals(self._keys.tracked(account.decode()))  # type: ignore[assignment]
+        for values in per_account:
             for raw in values:
                 by_status[json.loads(raw)[0]] += 1
         for status, count in sorted(by_status.items()):
             tracked.add_metric([status], count)
-        yield tracked
         depth = GaugeMetricFamily("notifier_queue_depth", "Delivery jobs waiting, by state.", labels=["state"])
-        depth.add_metric(["queued"], int(self._redis.llen(f"rq:queue:{self._queue}")))
-        depth.add_metric(["scheduled"], int(self._redis.zcard(f"rq:scheduled:{self._queue}")))
-        depth.add_metric(["started"], int(self._redis.zcard(f"rq:wip:{self._queue}")))
-        yield depth
+        depth.add_metric(["queued"], int(queued))
+        depth.add_metric(["scheduled"], int(scheduled))
+        depth.add_metric(["started"], int(started))
         failed = GaugeMetricFamily("notifier_failed_deliveries", "Deliveries in the failed registry.")
-        failed.add_metric([], int(self._redis.zcard(f"rq:failed:{self._queue}")))
-        yield failed
+        failed.add_metric([], int(failed_count))
+        return [tracked, depth, failed]
 
 
 class _Combined(Collector):

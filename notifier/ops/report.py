@@ -14,6 +14,7 @@ from rq.serializers import JSONSerializer
 
 from notifier.delivery.enqueue import make_queue
 from notifier.delivery.sinks import build_sinks
+from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings
 from notifier.state.keys import Keys
 
@@ -31,7 +32,7 @@ class Status:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def collect_status(settings: Settings, client: redis.Redis, *, now: float | None = None) -> Status:
@@ -39,6 +40,8 @@ def collect_status(settings: Settings, client: redis.Redis, *, now: float | None
     keys = Keys(settings.key_prefix)
     queue = make_queue(client, settings)
     status = Status(sinks=[sink.redacted() for sink in build_sinks(settings).values()])
+    # Whatever Redis holds may have come from outside (or from before redaction): shown masked, one line.
+    shown = Redactor.from_settings(settings).one_line
     listed: list[bytes] = client.zrange(keys.accounts(), 0, -1)  # type: ignore[assignment]
     for raw in listed:
         account = _text(raw)
@@ -47,10 +50,10 @@ def collect_status(settings: Settings, client: redis.Redis, *, now: float | None
         last_poll = float(meta["last_poll_at"]) if meta.get("last_poll_at") else None
         status.accounts.append(
             {
-                "account": account,
+                "account": shown(account),
                 "tracked": int(client.hlen(keys.tracked(account))),
                 "last_poll_age_s": None if last_poll is None else round(now - last_poll, 1),
-                "last_error": meta.get("last_error") or None,
+                "last_error": shown(meta["last_error"]) if meta.get("last_error") else None,
             }
         )
     status.queued = queue.count
@@ -66,7 +69,8 @@ def collect_status(settings: Settings, client: redis.Redis, *, now: float | None
             continue
         result = job.latest_result()
         reason = (result.exc_string or "").strip().splitlines() if result is not None else []
-        status.failures.append({"job": job_id, "what": job.description or "", "reason": reason[-1] if reason else ""})
+        status.failures.append({"job": shown(job_id), "what": shown(job.description or ""),
+                                "reason": shown(reason[-1]) if reason else ""})
     beat = client.get(keys.heartbeat("poller"))
     status.poller_heartbeat_age_s = None if beat is None else round(now - float(_text(beat)), 1)
     return status

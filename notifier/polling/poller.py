@@ -23,6 +23,7 @@ import redis
 from notifier.backoff import backoff_s
 from notifier.errors import NotifierError, UpstreamAuthError, UpstreamError
 from notifier.ops.metrics import metrics
+from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings
 from notifier.state.keys import NO_EMAIL, Keys
 from notifier.state.tracker import Tracker
@@ -106,6 +107,7 @@ class Poller:
         self._tracker = tracker
         self._redis = client
         self._keys = Keys(settings.key_prefix)
+        self._redactor = Redactor.from_settings(settings)
         self._clock = clock
         self._rng = rng or random.Random()
         self._schedules: dict[str, AccountSchedule] = {}
@@ -219,7 +221,8 @@ class Poller:
         schedule.failures += 1
         pause = pause_after_error(exc, schedule.failures, self._settings, self._rng)
         schedule.next_poll_at = now + pause
-        message = str(exc) or type(exc).__name__
+        # Stored as the account's last_error and shown by `status`: no secret, one line.
+        message = self._redactor.one_line(str(exc) or type(exc).__name__)
         kind = f"{type(exc).__name__}: {message}"
         if kind != schedule.last_error:
             level = logging.ERROR if isinstance(exc, UpstreamAuthError) else logging.WARNING

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import redis
 
+from notifier.delivery import egress, egress_hooks
 from notifier.delivery.enqueue import make_enqueuer, make_queue
 from notifier.delivery.sinks import build_sinks
 from notifier.polling.poller import Poller
@@ -33,6 +34,7 @@ def build_poller(settings: Settings, client: redis.Redis) -> Poller:
         settings.useapi_base_url,
         settings.require_token(),
         timeout_s=settings.upstream_timeout_s,
-        max_connections=settings.poll_concurrency * 2,
+        transport=egress_hooks.transport(egress.EgressPolicy.from_settings(settings),
+                                   max_connections=settings.poll_concurrency * 2),
     )
     return Poller(settings, upstream, build_tracker(settings, client), client)

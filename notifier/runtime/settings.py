@@ -13,22 +13,21 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from notifier.errors import ConfigError
+from notifier.runtime.checks import check_cidrs, check_redis_url, check_upstream_url, split_list
+from notifier.runtime.setting_errors import ENV_PREFIX, describe, too_deep
 from notifier.runtime.sink_config import (
     DiscordConfig,
     SinkConfig,
     SlackConfig,
     WebhookConfig,
     check_http_url,
-    check_webhook_secret,
+    check_webhook_secrets,
 )
-
-ENV_PREFIX = "NOTIFIER_"
 
 
 def default_data_dir() -> Path:
@@ -47,14 +46,17 @@ class Settings(BaseSettings):
     useapi_token: SecretStr = SecretStr("")
     """useapi.net API token (``user:<n>-<string>``). Required by the poller; workers do not need it."""
     useapi_base_url: str = "https://api.useapi.net/v2/pixverse"
-    """Base URL of the upstream PixVerse API."""
+    """Base URL of the upstream PixVerse API: https:// (plain http:// only to a loopback host)."""
     accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated account emails to poll; empty = discover them via ``GET /accounts``."""
     accounts_refresh_s: float = Field(300.0, ge=5, le=86400)
     """How often discovered accounts are listed again."""
 
-    redis_url: str = ""
-    """Redis holding image state and the delivery queue; empty = a private embedded Redis in the data dir."""
+    redis_url: str = Field("", repr=False)
+    """Redis holding image state and the delivery queue (``redis://``, ``rediss://`` for TLS, ``unix://``);
+    empty = a private embedded Redis in the data dir. A password in it is a secret: never shown."""
+    redis_password: SecretStr = SecretStr("")
+    """Password of ``NOTIFIER_REDIS_URL``'s Redis (or of its ACL user named in the URL), instead of in the URL."""
     data_dir: Path = Field(default_factory=default_data_dir)
     """Where the embedded Redis keeps its data (used only when ``NOTIFIER_REDIS_URL`` is empty)."""
     key_prefix: str = "notifier"
@@ -89,7 +91,7 @@ class Settings(BaseSettings):
     webhook_url: str = Field("", repr=False)
     """URL of a single webhook (with ``NOTIFIER_WEBHOOK_SECRET``)."""
     webhook_secret: SecretStr = SecretStr("")
-    """Signing secret of ``NOTIFIER_WEBHOOK_URL``."""
+    """Signing secret of ``NOTIFIER_WEBHOOK_URL``; several (space- or comma-separated) while rotating."""
     webhooks: Annotated[list[WebhookConfig], NoDecode] = Field(default_factory=list)
     """JSON list of ``{"url", "secret", "name", "events", "accounts", "models"}`` for several webhooks."""
     slack_webhook_url: str = Field("", repr=False)
@@ -130,6 +132,16 @@ class Settings(BaseSettings):
     """Address of the /healthz, /readyz and /metrics endpoint (the container image sets 0.0.0.0)."""
     http_port: int = Field(8080, ge=0, le=65535)
     """Port of that endpoint; 0 turns it off."""
+    metrics_token: SecretStr = SecretStr("")
+    """When set, ``/metrics`` answers only requests with ``Authorization: Bearer <this token>``."""
+
+    egress_deny: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma- or space-separated networks (CIDR) the notifier must not connect to, on top of the built-in
+    link-local and cloud-metadata ones."""
+    egress_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma- or space-separated networks (CIDR) the notifier may connect to whatever else denies them."""
+    egress_strict: bool = False
+    """Also deny loopback, private, CGNAT, multicast, reserved and every other non-public address."""
 
     log_level: str = "INFO"
     """Python logging level."""
@@ -162,17 +174,26 @@ class Settings(BaseSettings):
                 raise ValueError('must be a JSON list of {"url", ...} objects')
         return value
 
-    @field_validator("useapi_base_url", "webhook_url", "slack_webhook_url", "discord_webhook_url")
+    @field_validator("webhook_url", "slack_webhook_url", "discord_webhook_url")
     @classmethod
     def _urls(cls, value: str) -> str:
         return check_http_url(value).rstrip("/") if value else value
 
+    @field_validator("useapi_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return check_upstream_url(value)
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
-        if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-            raise ValueError("must be a redis://, rediss:// or unix:// URL")
-        return value
+        return check_redis_url(value)
+
+    @field_validator("egress_deny", "egress_allow", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        value = split_list(value)
+        return check_cidrs(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else value
 
     @field_validator("useapi_token")
     @classmethod
@@ -189,7 +210,7 @@ class Settings(BaseSettings):
     @classmethod
     def _single_secret(cls, value: SecretStr) -> SecretStr:
         if value.get_secret_value():
-            check_webhook_secret(value.get_secret_value())
+            check_webhook_secrets(value.get_secret_value())
         return value
 
     @field_validator("log_level")
@@ -209,6 +230,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistency(self) -> Settings:
+        if self.redis_password.get_secret_value() and not self.redis_url:
+            raise ValueError("NOTIFIER_REDIS_PASSWORD needs NOTIFIER_REDIS_URL (the embedded Redis has no password)")
         if bool(self.webhook_url) != bool(self.webhook_secret.get_secret_value()):
             raise ValueError("NOTIFIER_WEBHOOK_URL and NOTIFIER_WEBHOOK_SECRET must be set together")
         if self.delivery_job_timeout_s <= self.delivery_timeout_s + 1:
@@ -241,30 +264,16 @@ class Settings(BaseSettings):
         return token
 
 
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors(include_input=False, include_url=False):
-        loc = [str(part) for part in err["loc"]]
-        message = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden" and len(loc) > 1:
-            # The last part is the user's own key, which may hold anything (a pasted secret): not repeated.
-            loc, message = loc[:-1], "has a field it does not know"
-        setting = f"{ENV_PREFIX}{loc[0].upper()}" if loc else "settings"
-        where = f"[{']['.join(loc[1:])}]" if len(loc) > 1 else ""
-        if not loc:
-            lines.append(message)
-        else:
-            lines.append(f"{setting}{where}: {message}")
-    return "; ".join(lines)
-
-
 def load_settings(**overrides: Any) -> Settings:
     """Build and validate the settings, turning any problem into a ConfigError naming the variable."""
     # `from None` on purpose: pydantic's own errors quote the raw input, which may be a secret.
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {_describe(exc)}") from None
+        raise ConfigError(f"invalid settings: {describe(exc)}") from None
+    except RecursionError:
+        # A JSON list setting nested thousands deep (pydantic-settings decodes it before we see it).
+        raise ConfigError(f"invalid settings: {too_deep() or 'a JSON value'} is nested too deeply") from None
     except SettingsError as exc:
         # pydantic-settings' own message may quote the raw value: name the source only.
         raise ConfigError(f"invalid settings: could not read the environment ({type(exc).__name__})") from None

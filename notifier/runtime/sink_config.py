@@ -55,6 +55,30 @@ def check_webhook_secret(secret: str) -> str:
     return secret
 
 
+MAX_SECRETS = 4
+_SECRET_SPLIT = re.compile(r"[\s,]+")
+
+
+def split_secrets(value: str) -> list[str]:
+    """The secrets of a setting that may hold several (space- or comma-separated), in order."""
+    return [part for part in _SECRET_SPLIT.split(value) if part]
+
+
+def check_webhook_secrets(value: str) -> str:
+    """One ``whsec_`` secret, or several while rotating: every delivery is signed with each."""
+    secrets_ = split_secrets(value)
+    if not secrets_:
+        raise ValueError("must hold a 'whsec_' secret")
+    if len(secrets_) > MAX_SECRETS:
+        raise ValueError(f"holds more than {MAX_SECRETS} secrets")
+    for index, secret in enumerate(secrets_, start=1):
+        try:
+            check_webhook_secret(secret)
+        except ValueError as exc:
+            raise ValueError(f"secret {index} of {len(secrets_)} {exc}" if len(secrets_) > 1 else str(exc)) from None
+    return value
+
+
 def new_secret() -> str:
     """A fresh Standard Webhooks signing secret: 32 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -143,13 +167,17 @@ class WebhookConfig(SinkConfig):
 
     kind: ClassVar[str] = "webhook"
     secret: SecretStr
-    """Standard Webhooks signing secret (``whsec_...``)."""
+    """Standard Webhooks signing secret (``whsec_...``); several, space- or comma-separated, while rotating."""
 
     @field_validator("secret")
     @classmethod
     def _secret(cls, value: SecretStr) -> SecretStr:
-        check_webhook_secret(value.get_secret_value())
+        check_webhook_secrets(value.get_secret_value())
         return value
+
+    def secrets(self) -> list[str]:
+        """Every secret a delivery is signed with (one signature each)."""
+        return split_secrets(self.secret.get_secret_value())
 
 
 class SlackConfig(SinkConfig):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from notifier.bounds import bound_image
 from notifier.upstream.statuses import DELETED, KNOWN_NAMES, UNKNOWN, Status
 
 EVENT_TYPES: frozenset[str] = frozenset(
@@ -71,8 +72,10 @@ def build_event(
         "final": status.final,
         "previous_status": previous.name if previous else None,
     }
-    url = image.get("image_url")
+    # Every delivery job copies the image, and the failed registry keeps it for weeks: bounded.
+    bounded = bound_image(image)
+    url = bounded.get("image_url")
     if isinstance(url, str) and url:
         data["image_url"] = url
-    data["image"] = image
+    data["image"] = bounded
     return Event(id=event_id(image_id, status), type=event_type(status), timestamp=format_timestamp(now), data=data)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from notifier.backoff import parse_retry_after
+from notifier.bounds import UPSTREAM_BODY_MAX, read_capped
 from notifier.errors import (
     UpstreamAuthError,
     UpstreamError,
@@ -145,6 +146,7 @@ class UpstreamClient:
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=httpx.Timeout(timeout_s),
             follow_redirects=False,
+            trust_env=False,  # no proxy or .netrc from the environment (see notifier.delivery.egress)
             transport=transport,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )
@@ -167,7 +169,7 @@ class UpstreamClient:
         outcome = "error"
         try:
             try:
-                response = self._client.get(path, params=params)
+                response = self._get_capped(path, params, what)
             except httpx.TimeoutException as exc:
                 raise UpstreamUnavailable(f"{what}: timed out ({type(exc).__name__})") from exc
             except httpx.DecodingError as exc:  # e.g. Content-Encoding: gzip on a body that is not gzip
@@ -187,6 +189,17 @@ class UpstreamClient:
             raise
         finally:
             metrics().upstream_requests.labels(endpoint, outcome).inc()
+
+    def _get_capped(self, path: str, params: dict[str, Any] | None, what: str) -> httpx.Response:
+        """GET, reading at most UPSTREAM_BODY_MAX bytes of the answer (decoded): a bigger one is an error."""
+        with self._client.stream("GET", path, params=params) as streamed:
+            body, more = read_capped(streamed.iter_bytes(), UPSTREAM_BODY_MAX)
+        if more:
+            raise UpstreamProtocolError(f"{what}: the answer is larger than {UPSTREAM_BODY_MAX >> 20} MiB",
+                                        status_code=streamed.status_code)
+        headers = [(k, v) for k, v in streamed.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(streamed.status_code, headers=headers, content=body, request=streamed.request)
 
     def list_images(self, email: str | None, *, limit: int, offset: int) -> Page:
         params: dict[str, Any] = {"limit": limit, "offset": offset}

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pytest
@@ -10,10 +11,14 @@ import redis
 from notifier.runtime.settings import Settings
 from notifier.sandbox.simulator import Simulator
 from tests.conftest import SECRET
-from tests.support.processes import Proc
+from tests.support import processes
+from tests.support.leaks import find_leaks, redis_texts, secrets_in_env
+from tests.support.processes import Proc, settings_env
 from tests.support.receiver import Receiver
 
 A = "artist@example.com"
+_BUILT: list[Settings] = []
+SCANNED = {"tests": 0, "logs": 0, "redis values": 0, "statuses": 0}
 
 
 @dataclass
@@ -59,6 +64,51 @@ def stack(
         }
         values.update(overrides)
         settings = make_settings(**values)
+        _BUILT.append(settings)
         return Stack(sim, rec, settings, real_redis, spawn)
 
     return build
+
+
+def _status_text(settings: Settings) -> str:
+    from notifier.ops.report import collect_status
+    from notifier.runtime.connection import connect
+
+    client = connect(settings)
+    try:
+        return json.dumps(asdict(collect_status(settings, client)))
+    except (redis.RedisError, OSError):
+        return ""
+    finally:
+        client.close()
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaves(redis_url: str, real_redis: redis.Redis) -> Iterator[None]:
+    """After each test, with its processes stopped and before its Redis is emptied: no secret of the test's
+    settings in any log those processes wrote, anywhere in Redis (the failed registry and its exception
+    texts, job data, account state), or in what `notifier status` shows."""
+    _BUILT.clear()
+    first = len(processes.STARTED)
+    yield
+    procs = processes.STARTED[first:]
+    envs = [proc.env for proc in procs] + [settings_env(settings) for settings in _BUILT]
+    secrets = set().union(*(secrets_in_env(env) for env in envs)) if envs else set()
+    if not secrets:
+        return
+    texts = [(f"log of `notifier {' '.join(proc.args)}`", proc.output()) for proc in procs]
+    texts += list(redis_texts(real_redis))
+    texts += [("notifier status", _status_text(settings)) for settings in _BUILT]
+    SCANNED["tests"] += 1
+    SCANNED["logs"] += len(procs)
+    SCANNED["redis values"] += len(texts) - len(procs) - len(_BUILT)
+    SCANNED["statuses"] += len(_BUILT)
+    leaks = find_leaks(texts, secrets)
+    assert not leaks, "secrets written down: " + "; ".join(leaks)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SCANNED["tests"]:
+        terminalreporter.write_line(
+            "secret scan: " + ", ".join(f"{count} {what}" for what, count in SCANNED.items()) + " scanned, "
+            "no secret found (or the test failed)")

@@ -73,3 +73,42 @@ def test_rq_chatter_only_at_debug(make_settings, level: str, rq_level: str) -> N
     for name in ("rq.worker", "rq.queue", "rq.scheduler", "rq.registry", "rq.job"):
         assert logging.getLogger(name).getEffectiveLevel() == logging.getLevelName(rq_level), name
     assert logging.getLogger("notifier.delivery.single").getEffectiveLevel() == logging.getLevelName(level)
+
+
+def test_every_secret_of_a_rotation_is_masked(make_settings) -> None:
+    from notifier.runtime.sink_config import new_secret
+
+    new = new_secret()
+    settings = make_settings(webhook_url="https://hooks.example/T0KEN", webhook_secret=f"{SECRET} {new}")
+    stream = io.StringIO()
+    setup_logging(settings, stream)
+    logging.getLogger("x").warning("old %s new %s raw %s", SECRET, new, new.removeprefix("whsec_"))
+    assert SECRET not in stream.getvalue() and new.removeprefix("whsec_") not in stream.getvalue()
+
+
+def test_redis_passwords_are_masked(make_settings) -> None:
+    settings = make_settings(redis_url="redis://notifier:p%40ss-in-url@127.0.0.1:6379/0",
+                             redis_password="pa55-in-setting")
+    stream = io.StringIO()
+    setup_logging(settings, stream)
+    logging.getLogger("redis").error("auth failed for %s / %s / %s", "p%40ss-in-url", "p@ss-in-url", "pa55-in-setting")
+    assert "ss-in-url" not in stream.getvalue() and "pa55" not in stream.getvalue()
+
+
+def test_strings_from_outside_cannot_forge_a_line_or_hide_text(make_settings) -> None:
+    stream = io.StringIO()
+    setup_logging(make_settings(), stream)
+    forged = "img\n2026-01-01 00:00:00,000 ERROR notifier: forged\r\x1b[2K\u202e"
+    log = logging.getLogger("notifier.polling.poller")
+    log.warning("image %s of %s", forged, "a@x.com")
+    log.warning(f"an f-string with {forged}")
+    try:
+        raise ValueError(forged)
+    except ValueError:
+        log.exception("failed: %s", forged)
+    lines = stream.getvalue().splitlines()
+    assert not [line for line in lines if "forged" in line and line.startswith("2026-01-01")]
+    assert lines[0].endswith("image img\\n2026-01-01 00:00:00,000 ERROR notifier: forged\\r\\x1b[2K\\u202e of a@x.com")
+    assert "\x1b" not in stream.getvalue() and "\u202e" not in stream.getvalue()
+    # A traceback keeps its lines, each indented so none passes for a record.
+    assert all(line.startswith("  | ") for line in lines[3:])

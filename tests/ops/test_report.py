@@ -55,6 +55,10 @@ def run_until_settled(settings: Settings, store: fakeredis.FakeRedis) -> None:
         if not waiting:
             return
         for waiting_id in waiting:
+            # As if its wait were over: a job started before its not-before time goes back to wait.
+            job = DeliveryJob.fetch(waiting_id, connection=store, serializer=JSONSerializer)
+            job.meta.pop("not_before", None)
+            job.save_meta()
             scheduled.requeue(waiting_id)
     raise AssertionError("the jobs never settled")
 

@@ -44,6 +44,9 @@ def test_accounts_and_webhooks_from_the_environment(monkeypatch: pytest.MonkeyPa
     ("env", "names"),
     [
         ({"USEAPI_BASE_URL": "ftp://x"}, "NOTIFIER_USEAPI_BASE_URL"),
+        ({"USEAPI_BASE_URL": "http://api.useapi.net/v2/pixverse"}, "NOTIFIER_USEAPI_BASE_URL: must be an https://"),
+        ({"USEAPI_BASE_URL": "http://10.0.0.8:8765/v2"}, "NOTIFIER_USEAPI_BASE_URL: must be an https://"),
+        ({"USEAPI_BASE_URL": "https://user:pw0rd-secret@api.example/v2"}, "NOTIFIER_USEAPI_BASE_URL"),
         ({"WEBHOOK_URL": "not a url", "WEBHOOK_SECRET": SECRET}, "NOTIFIER_WEBHOOK_URL"),
         ({"WEBHOOK_URL": "https://x.example/h", "WEBHOOK_SECRET": "whsec_%%%"}, "NOTIFIER_WEBHOOK_SECRET"),
         ({"WEBHOOK_URL": "https://x.example/h", "WEBHOOK_SECRET": "hunter2hunter2"}, "NOTIFIER_WEBHOOK_SECRET"),
@@ -96,3 +99,48 @@ def test_an_unknown_field_of_a_sink_is_not_repeated(monkeypatch: pytest.MonkeyPa
         load(monkeypatch, WEBHOOKS=f"[{hook}]")
     assert "NOTIFIER_WEBHOOKS[0]: has a field it does not know" in str(caught.value)
     assert "S3CRET" not in str(caught.value)
+
+
+def test_egress_lists_are_cidrs_split_on_commas_or_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, EGRESS_DENY="10.0.0.0/8, 192.168.1.7  fd00::/8", EGRESS_ALLOW="10.1.2.3",
+                    EGRESS_STRICT="true")
+    assert settings.egress_deny == ["10.0.0.0/8", "192.168.1.7/32", "fd00::/8"]
+    assert settings.egress_allow == ["10.1.2.3/32"] and settings.egress_strict is True
+    assert load(monkeypatch, EGRESS_DENY="", EGRESS_ALLOW="", EGRESS_STRICT="false").egress_deny == []
+    assert load(monkeypatch, EGRESS_DENY='["10.0.0.0/8"]').egress_deny == ["10.0.0.0/8"]
+
+
+@pytest.mark.parametrize("variable", ["EGRESS_DENY", "EGRESS_ALLOW"])
+def test_a_bad_network_names_the_variable_not_the_value(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(monkeypatch, **{variable: "10.0.0.0/8,internal.secret-host.example"})
+    assert f"NOTIFIER_{variable}: entry 2 is not an IP network" in str(caught.value)
+    assert "secret-host" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["https://api.useapi.net/v2/pixverse", "http://127.0.0.1:8765/v2/pixverse",
+                                 "http://localhost:8765", "http://[::1]:8765/v2", "http://127.3.2.1/"])
+def test_the_token_goes_over_tls_or_to_loopback_only(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    assert load(monkeypatch, USEAPI_BASE_URL=url).useapi_base_url == url.rstrip("/")
+
+
+def test_the_single_webhook_secret_may_hold_two_while_rotating(monkeypatch: pytest.MonkeyPatch) -> None:
+    from notifier.runtime.sink_config import new_secret
+
+    new = new_secret()
+    settings = load(monkeypatch, WEBHOOK_URL="https://x.example/h", WEBHOOK_SECRET=f"{SECRET} {new}")
+    assert settings.all_webhooks()[0].secrets() == [SECRET, new]
+    with pytest.raises(ConfigError, match=r"NOTIFIER_WEBHOOK_SECRET: secret 2 of 2 must start with 'whsec_'"):
+        load(monkeypatch, WEBHOOK_URL="https://x.example/h", WEBHOOK_SECRET=f"{SECRET} hunter2hunter2")
+
+
+def test_redis_passwords_stay_out_of_repr_and_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load(monkeypatch, REDIS_URL="rediss://notifier:pa55-in-url@redis.example:6380/0",
+                    REDIS_PASSWORD="pa55-in-setting")
+    assert "pa55" not in repr(settings) and "pa55" not in str(settings)
+    with pytest.raises(ConfigError, match="NOTIFIER_REDIS_PASSWORD needs NOTIFIER_REDIS_URL") as caught:
+        load(monkeypatch, REDIS_URL="", REDIS_PASSWORD="pa55-alone")
+    assert "pa55" not in str(caught.value)
+    with pytest.raises(ConfigError, match="NOTIFIER_REDIS_URL") as bad:
+        load(monkeypatch, REDIS_URL="redis://:pa55-bad-port@host:port/0", REDIS_PASSWORD="")
+    assert "pa55" not in str(bad.value)

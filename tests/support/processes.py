@@ -42,9 +42,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+STARTED: list[Proc] = []
+"""Every process started by the tests, in order (the integration tests scan their logs for secrets)."""
+
+
 class Proc:
     def __init__(self, args: list[str], env: dict[str, str], cwd: str) -> None:
         self.args = args
+        self.env = env
+        STARTED.append(self)
         self.log = Path(tempfile.mkstemp(prefix="notifier-proc-", suffix=".log")[1])
         self._out = self.log.open("wb")
         # Its own process group, so a SIGKILL reaches the RQ scheduler child too.
@@ -54,7 +60,8 @@ class Proc:
         )
 
     def output(self) -> str:
-        self._out.flush()
+        if not self._out.closed:
+            self._out.flush()
         return self.log.read_text(errors="replace")
 
     def signal_group(self, sig: int) -> None:

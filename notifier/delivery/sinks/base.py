@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from notifier.backoff import parse_retry_after
+from notifier.bounds import SINK_ANSWER_MAX, read_capped
+from notifier.delivery.egress import denial_of
 from notifier.delivery.retry_table import Outcome, classify
 from notifier.errors import DeliveryError
 from notifier.upstream.clean import clean_json
@@ -57,22 +59,23 @@ def redact_url(url: str) -> str:
 
 
 def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: str) -> SinkResponse:
-    """POST once, never following redirects; any failure leaves as a DeliveryError that names no URL."""
+    """POST once, never following redirects; any failure leaves as a DeliveryError that names no URL.
+
+    Only the first SINK_ANSWER_MAX bytes of the answer are read; the rest is left unread."""
     started = time.monotonic()
     try:
-        response = client.post(
-            request.url,
-            content=request.body,
-            headers=request.headers,
-            timeout=timeout_s,
-            follow_redirects=False,
-        )
+        with client.stream("POST", request.url, content=request.body, headers=request.headers, timeout=timeout_s,
+                           follow_redirects=False) as response:
+            answer, _ = read_capped(response.iter_bytes(), SINK_ANSWER_MAX)
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"{what}: timed out after {timeout_s:g} s", retryable=True) from exc
     except httpx.TransportError as exc:
+        denied = denial_of(exc)
+        if denied is not None:
+            raise DeliveryError(f"{what}: {denied}", retryable=False) from exc
         raise DeliveryError(f"{what}: could not connect ({type(exc).__name__})", retryable=True) from exc
     elapsed = time.monotonic() - started
-    text = response.text[:300]
+    text = answer.decode(response.encoding or "utf-8", errors="replace")[:300]
     outcome = classify(response.status_code)
     if outcome is Outcome.SUCCESS:
         return SinkResponse(response.status_code, text, elapsed)

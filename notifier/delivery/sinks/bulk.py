@@ -14,6 +14,9 @@ from collections.abc import Sequence
 import aiohttp
 
 from notifier.backoff import parse_retry_after
+from notifier.bounds import SINK_ANSWER_MAX, read_capped_async
+from notifier.delivery.egress import EgressPolicy, denial_of
+from notifier.delivery.egress_hooks import connector
 from notifier.delivery.retry_table import Outcome, classify
 from notifier.delivery.sinks.base import SinkRequest, SinkResponse
 from notifier.errors import DeliveryError
@@ -28,13 +31,18 @@ async def _post(session: aiohttp.ClientSession, request: SinkRequest, timeout_s:
         try:
             async with session.post(request.url, data=request.body, headers=request.headers,
                                     allow_redirects=False) as response:
-                text = (await response.text(errors="replace"))[:300]
+                # Only the start of an answer is used: at most SINK_ANSWER_MAX bytes are read.
+                answer, _ = await read_capped_async(response.content.iter_any(), SINK_ANSWER_MAX)
+                text = answer.decode(response.charset or "utf-8", errors="replace")[:300]
                 status = response.status
                 answered_at = time.time()
                 retry_after = parse_retry_after(response.headers.get("retry-after"), answered_at)
         except TimeoutError:
             return DeliveryError(f"webhook: timed out after {timeout_s:g} s", retryable=True)
         except aiohttp.ClientError as exc:
+            denied = denial_of(exc)
+            if denied is not None:
+                return DeliveryError(f"webhook: {denied}", retryable=False)
             return DeliveryError(f"webhook: could not connect ({type(exc).__name__})", retryable=True)
     outcome = classify(status)
     if outcome is Outcome.SUCCESS:
@@ -48,13 +56,16 @@ async def _post(session: aiohttp.ClientSession, request: SinkRequest, timeout_s:
                          response_text=text, answered_at=answered_at)
 
 
-async def _send_all(requests: Sequence[SinkRequest], timeout_s: float, concurrency: int) -> list[Result]:
+async def _send_all(requests: Sequence[SinkRequest], timeout_s: float, concurrency: int,
+                    policy: EgressPolicy) -> list[Result]:
     slots = asyncio.Semaphore(concurrency)
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
+    # trust_env=False (aiohttp's default, said aloud): no proxy from the environment, like the httpx client.
+    async with aiohttp.ClientSession(connector=connector(policy, limit=concurrency), trust_env=False,
+                                     timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
         return list(await asyncio.gather(*(_post(session, r, timeout_s, slots) for r in requests)))
 
 
-def send_all(requests: Sequence[SinkRequest], timeout_s: float, concurrency: int) -> list[Result]:
-    """POST every request, at most ``concurrency`` at a time; one result per request, in order."""
-    return asyncio.run(_send_all(requests, timeout_s, concurrency))
+def send_all(requests: Sequence[SinkRequest], timeout_s: float, concurrency: int, *,
+             policy: EgressPolicy) -> list[Result]:
+    """POST every request, at most ``concurrency`` at a time, through the egress policy; one result per request."""
+    return asyncio.run(_send_all(requests, timeout_s, concurrency, policy))

@@ -1,4 +1,9 @@
-"""Standard Webhooks sink: the event as JSON, signed with the webhook's ``whsec_`` secret."""
+"""Standard Webhooks sink: the event as JSON, signed with the webhook's ``whsec_`` secret.
+
+While a secret is rotated the webhook holds several: the request carries one ``v1,<signature>`` per
+secret, space-separated in one ``webhook-signature`` header (as Standard Webhooks allows), so a
+receiver verifies with the old secret or the new one and switches without a gap.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ __all__ = ["build_request", "redact_url", "send"]
 def build_request(event: Event, config: WebhookConfig, now: float) -> SinkRequest:
     body = json_text(event.payload())  # valid UTF-8 whatever the image holds: the signature covers these bytes
     signed_at = datetime.fromtimestamp(int(now), tz=UTC)
-    signature = Webhook(config.secret.get_secret_value()).sign(event.id, signed_at, body)
+    signature = " ".join(Webhook(secret).sign(event.id, signed_at, body) for secret in config.secrets())
     return SinkRequest(
         url=config.url,
         body=body.encode(),

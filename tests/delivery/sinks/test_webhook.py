@@ -92,3 +92,29 @@ def test_text_that_cannot_be_encoded_is_sent_as_valid_utf8_and_signed() -> None:
     assert payload["data"]["image"]["prompt"] == "cat \ufffd"
     assert payload["data"]["image"]["tags"] == {"\ufffd": [None]}
     assert Webhook(SECRET).verify(request.body, request.headers) == payload
+
+
+def test_while_rotating_every_request_is_signed_with_each_secret() -> None:
+    import time
+
+    from notifier.runtime.sink_config import new_secret
+
+    old, new, stranger = SECRET, new_secret(), new_secret()
+    for written in (f"{old} {new}", f"{old},{new}", f" {old} ,\n{new} "):
+        config = WebhookConfig(url="https://hooks.example/t0ken", secret=written)
+        request = webhook.build_request(event(), config, time.time())
+        assert len(request.headers["webhook-signature"].split(" ")) == 2
+        # A receiver still on the old secret and one already on the new one both accept it.
+        assert Webhook(old).verify(request.body, request.headers)["type"] == "image.completed"
+        assert Webhook(new).verify(request.body, request.headers)["type"] == "image.completed"
+        with pytest.raises(WebhookVerificationError):
+            Webhook(stranger).verify(request.body, request.headers)
+
+
+def test_a_bad_secret_among_several_is_named_by_position_not_shown() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        WebhookConfig(url="https://hooks.example/t0ken", secret=f"{SECRET} whsec_bm90LWVub3VnaA==")
+    [error] = caught.value.errors(include_input=False, include_url=False)  # what load_settings reports
+    assert "secret 2 of 2" in error["msg"] and "bm90LWVub3VnaA" not in str(error)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import threading
 import time
 from typing import Any
@@ -42,7 +43,7 @@ from notifier.delivery.context import DeliveryContext, install
 from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, LEGACY_FUNCS, make_queue
 from notifier.errors import DeliveryError
 from notifier.runtime.app import connect
-from notifier.runtime.procs import die_with_parent
+from notifier.runtime.procs import dies_with_this_process
 from notifier.runtime.settings import Settings
 from workers.ops import start_ops
 from workers.signals import stop_event_on_signals
@@ -214,7 +215,7 @@ def recovery_bound_s(settings: Settings) -> int:
 def _scheduler_dies_with_worker() -> None:
     # RQ's scheduler runs in a forked child, which keeps the scheduler lock for a minute after it is gone:
     # it gets SIGTERM (and releases the lock) when this process dies, even by SIGKILL.
-    os.register_at_fork(after_in_child=die_with_parent)
+    os.register_at_fork(after_in_child=dies_with_this_process(signal.SIGTERM))
 
 
 def main(settings: Settings, *, burst: bool = False) -> int:

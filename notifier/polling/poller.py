@@ -32,6 +32,8 @@ from notifier.upstream.scan import ScanLimits, ScanResult, scan_account
 log = logging.getLogger(__name__)
 
 _TICK_S = 0.1
+REDIS_RETRY_S = 1.0
+"""Pause of an account whose poll failed on a Redis error: polling resumes within this of Redis answering."""
 LONG_WAIT_S = 20.0
 """Images the upstream expects to need longer than this do not make their account poll faster yet."""
 
@@ -118,6 +120,9 @@ class Poller:
             max_lookups=settings.max_pages * 5,
             max_age_s=settings.image_max_age_s,
         )
+        self._redis_lock = threading.Lock()
+        self._redis_failing: set[str] = set()
+        self._redis_down_since = 0.0
         self._pool = ThreadPoolExecutor(max_workers=settings.poll_concurrency, thread_name_prefix="poll")
 
     def close(self) -> None:
@@ -177,7 +182,9 @@ class Poller:
                 self._upstream, self._tracker, account, limits=self._limits, now=started, backfill=backfill,
                 on_page=on_page,
             )
-        except (NotifierError, redis.RedisError) as exc:
+        except redis.RedisError as exc:
+            return None, self._redis_failed(account, schedule, exc)
+        except NotifierError as exc:
             message = self._note_failure(account, schedule, exc, self._clock())
             self._safe_finish(account, started, message)
             return None, message
@@ -229,13 +236,34 @@ class Poller:
         schedule.last_error = kind
         return message
 
+    def _redis_failed(self, account: str, schedule: AccountSchedule, exc: redis.RedisError) -> str:
+        """Redis, not the upstream, failed: try again soon (no upstream back-off) and stop checking in."""
+        schedule.next_poll_at = self._clock() + REDIS_RETRY_S
+        message = f"Redis unavailable ({type(exc).__name__}: {exc})"
+        with self._redis_lock:
+            if not self._redis_failing:
+                log.error("%s; polling waits for it (tried again every %.0f s)", message, REDIS_RETRY_S)
+                self._redis_down_since = self._clock()
+            self._redis_failing.add(account)
+        return message
+
     def _note_success(self, account: str, schedule: AccountSchedule) -> None:
+        with self._redis_lock:
+            if account in self._redis_failing:
+                self._redis_failing.discard(account)
+                if not self._redis_failing:
+                    log.warning("Redis answers again: polling resumed after %.0f s",
+                                self._clock() - self._redis_down_since)
         if schedule.failures:
             log.info("%s: polling again after %d failed tries", account, schedule.failures)
         schedule.failures = 0
         schedule.last_error = None
 
     def _beat(self) -> None:
+        with self._redis_lock:
+            self._redis_failing &= set(self._accounts)  # an account no longer polled cannot recover
+            if self._redis_failing:
+                return  # state cannot be written: let /readyz see a poller that is not working
         try:
             self._redis.set(self._keys.heartbeat("poller"), f"{self._clock():.3f}", ex=3600)
         except redis.RedisError as exc:

@@ -3,6 +3,7 @@ import json
 import httpx
 import pytest
 
+from notifier.delivery.policy import later
 from notifier.delivery.sinks import discord
 from notifier.delivery.sinks.present import utf16_len
 from notifier.errors import DeliveryError
@@ -54,3 +55,19 @@ def test_429_retry_after_from_the_json_body() -> None:
 def test_no_content_is_success() -> None:
     client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(204)))
     assert discord.send(client, discord.build_request(event(1), CONFIG, 0), 5).status_code == 204
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (b'{"retry_after": 1e9}', 3600.0),          # would reschedule the delivery 31 years out
+    (b'{"retry_after": Infinity}', 3600.0),     # would raise OverflowError when rescheduling
+    (b'{"retry_after": -5}', 0.0),
+    (b'{"retry_after": NaN}', None),            # meaningless: the default wait applies
+])
+def test_429_retry_after_is_capped_and_finite(body: bytes, expected: float | None) -> None:
+    answer = httpx.Response(429, content=body, headers={"content-type": "application/json"})
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: answer))
+    with pytest.raises(DeliveryError) as caught:
+        discord.send(client, discord.build_request(event(1), CONFIG, 0), 5)
+    assert caught.value.retryable and caught.value.retry_after_s == expected
+    if expected is not None:
+        assert later(expected).intervals[0] <= 3600

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -86,6 +87,9 @@ def _status(settings: Settings, as_json: bool) -> int:
         return 0
     beat = "never" if status.poller_heartbeat_age_s is None else f"{status.poller_heartbeat_age_s:.0f} s ago"
     print(f"poller: last cycle {beat}")
+    if status.state_lost_at is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status.state_lost_at))
+        print(f"WARNING: Redis lost notifier's state at {when}: changes made around then were not announced")
     print("sinks: " + (", ".join(status.sinks) or "none configured (events are recorded, not delivered)"))
     for row in status.accounts:
         last = "never" if row["last_poll_age_s"] is None else f"{row['last_poll_age_s']:.0f} s ago"

@@ -14,6 +14,7 @@ from rq.serializers import JSONSerializer
 
 from notifier.delivery.enqueue import make_queue
 from notifier.delivery.sinks import build_sinks
+from notifier.runtime.redis_checks import state_lost_at
 from notifier.runtime.settings import Settings
 from notifier.state.keys import Keys
 
@@ -28,6 +29,8 @@ class Status:
     failures: list[dict[str, str]] = field(default_factory=list)
     sinks: list[str] = field(default_factory=list)
     poller_heartbeat_age_s: float | None = None
+    state_lost_at: float | None = None
+    """When the poller last found that Redis had lost notifier's state (None: never)."""
 
 
 def _text(value: Any) -> str:
@@ -69,6 +72,7 @@ def collect_status(settings: Settings, client: redis.Redis, *, now: float | None
         status.failures.append({"job": job_id, "what": job.description or "", "reason": reason[-1] if reason else ""})
     beat = client.get(keys.heartbeat("poller"))
     status.poller_heartbeat_age_s = None if beat is None else round(now - float(_text(beat)), 1)
+    status.state_lost_at = state_lost_at(client, settings.key_prefix)
     return status
 
 

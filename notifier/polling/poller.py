@@ -23,6 +23,7 @@ import redis
 from notifier.backoff import backoff_s
 from notifier.errors import NotifierError, UpstreamAuthError, UpstreamError
 from notifier.ops.metrics import metrics
+from notifier.runtime.redis_checks import Epoch
 from notifier.runtime.settings import Settings
 from notifier.state.keys import NO_EMAIL, Keys
 from notifier.state.tracker import Tracker
@@ -120,6 +121,7 @@ class Poller:
             max_lookups=settings.max_pages * 5,
             max_age_s=settings.image_max_age_s,
         )
+        self.epoch = Epoch(client, settings.key_prefix)
         self._redis_lock = threading.Lock()
         self._redis_failing: set[str] = set()
         self._redis_down_since = 0.0
@@ -265,6 +267,7 @@ class Poller:
             if self._redis_failing:
                 return  # state cannot be written: let /readyz see a poller that is not working
         try:
+            self.epoch.check()
             self._redis.set(self._keys.heartbeat("poller"), f"{self._clock():.3f}", ex=3600)
         except redis.RedisError as exc:
             log.warning("Redis unavailable: %s", exc)

@@ -46,7 +46,7 @@ FINAL = "COMPLETED"
 
 @dataclass
 class Stack:
-    redis: RedisServer
+    server: RedisServer
     sim: SimState
     receiver: FaultReceiver
     run: subprocess.Popen[bytes]
@@ -55,7 +55,7 @@ class Stack:
     """image id → when it reached its final status upstream."""
 
     def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis.url, socket_timeout=2)
+        return redis.Redis.from_url(self.server.url, socket_timeout=2)
 
     def role(self, role: str) -> list[int]:
         found = []
@@ -113,9 +113,9 @@ def _wait(predicate: Callable[[], bool], timeout_s: float, what: str) -> bool:
 
 def redis_away(sig: int, seconds: float) -> Callable[[Stack], None]:
     def fault(stack: Stack) -> None:
-        stack.redis.halt(sig)
+        stack.server.halt(sig)
         time.sleep(seconds)
-        stack.redis.start()
+        stack.server.start()
     return fault
 
 
@@ -251,7 +251,7 @@ def run_suite(short: bool, out: Callable[[str], None] = print) -> list[Row]:
         except subprocess.TimeoutExpired:
             stack.run.kill()
         stack.receiver.stop()
-        stack.redis.stop()
+        stack.server.stop()
     return rows
 
 

@@ -13,6 +13,7 @@ arrived. Polling may skip a step shorter than its interval: only final statuses 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import random
@@ -124,14 +125,17 @@ def kill_worker_mid_batch(times: int) -> Callable[[Stack], None]:
         stack.receiver.delay_s = 0.7
         for _ in range(times):
             def busy() -> list[int]:
+                alive = set(stack.role("worker"))  # a killed worker's entry outlives it for a while
                 try:
-                    return [w.pid for w in Worker.all(connection=stack.client()) if w.get_current_job_id() and w.pid]
+                    return [w.pid for w in Worker.all(connection=stack.client())
+                            if w.get_current_job_id() and w.pid in alive]
                 except redis.RedisError:
                     return []
             if _wait(lambda: bool(busy()), 20, "a worker mid-delivery"):
                 pids = busy()
                 if pids:
-                    os.kill(pids[0], signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pids[0], signal.SIGKILL)
             time.sleep(2)
         stack.receiver.delay_s = 0.0
     return fault
@@ -142,7 +146,8 @@ def kill_poller(times: int, rng: random.Random) -> Callable[[Stack], None]:
         for _ in range(times):
             time.sleep(rng.uniform(0.5, 3.0))
             if _wait(lambda: bool(stack.role("poller")), 40, "the poller"):
-                os.kill(stack.role("poller")[0], signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError, IndexError):
+                    os.kill(stack.role("poller")[0], signal.SIGKILL)
     return fault
 
 

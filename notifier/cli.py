@@ -6,13 +6,18 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from notifier.errors import ConfigError, NotifierError
 from notifier.ops.logs import setup_logging
 from notifier.runtime.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from notifier.runtime.embedded_redis import EmbeddedRedis
 
 log = logging.getLogger("notifier")
 
@@ -122,6 +127,9 @@ def _status(settings: Settings, as_json: bool) -> int:
         return 0
     beat = "never" if status.poller_heartbeat_age_s is None else f"{status.poller_heartbeat_age_s:.0f} s ago"
     print(f"poller: last cycle {beat}")
+    if status.state_lost_at is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status.state_lost_at))
+        print(f"WARNING: Redis lost notifier's state at {when}: changes made around then were not announced")
     print("sinks: " + (", ".join(status.sinks) or "none configured (events are recorded, not delivered)"))
     for row in status.accounts:
         last = "never" if row["last_poll_age_s"] is None else f"{row['last_poll_age_s']:.0f} s ago"
@@ -146,17 +154,14 @@ def _test_sink(settings: Settings, name: str | None) -> int:
 
 
 @contextmanager
-def _redis_ready(settings: Settings) -> Iterator[Settings]:
-    """The settings with a Redis to use: NOTIFIER_REDIS_URL, or an embedded server for this run."""
-    if settings.redis_url:
-        yield settings
-        return
+def _redis_ready(settings: Settings) -> Iterator[tuple[Settings, EmbeddedRedis]]:
+    """The settings with an embedded Redis server to use for this run, and that server."""
     from notifier.runtime.embedded_redis import EmbeddedRedis
 
     server = EmbeddedRedis(settings.data_dir)
     url = server.start()
     try:
-        yield settings.model_copy(update={"redis_url": url})
+        yield settings.model_copy(update={"redis_url": url}), server
     finally:
         server.stop()
 
@@ -164,14 +169,14 @@ def _redis_ready(settings: Settings) -> Iterator[Settings]:
 _NEEDS_REDIS = frozenset({"run", "poller", "worker", "poll-once", "status", "replay", "health"})
 
 
-def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+def _dispatch(args: argparse.Namespace, settings: Settings, embedded: EmbeddedRedis | None = None) -> int:
     if args.command in _NEEDS_REDIS and not settings.redis_url:
-        with _redis_ready(settings) as ready:
-            return _dispatch(args, ready)
+        with _redis_ready(settings) as (ready, server):
+            return _dispatch(args, ready, server)
     if args.command == "run":
         from workers import supervisor
 
-        return supervisor.main(settings)
+        return supervisor.main(settings, embedded=embedded)
     if args.command == "poller":
         from workers import poller
 

@@ -30,7 +30,15 @@ from rq.results import Result
 
 from notifier.delivery.circuit import OPEN_FOR_S
 from notifier.delivery.context import DeliveryContext, current_context
-from notifier.delivery.enqueue import JOB_FUNC, job_id, make_queue
+from notifier.delivery.enqueue import (
+    BATCH_FUNC,
+    CRASH_RETRY_INTERVAL_S,
+    JOB_FUNC,
+    batch_job_id,
+    batch_limit,
+    job_id,
+    make_queue,
+)
 from notifier.delivery.policy import NOT_BEFORE, detected_at, later, next_try, retry_soon, wait_until_due
 from notifier.delivery.sinks import Sink
 from notifier.delivery.sinks.base import SinkRequest, SinkResponse
@@ -93,6 +101,16 @@ def _build(sink: Sink, event: Event, now: float) -> SinkRequest | DeliveryError:
                              retryable=False)
 
 
+def _split_off(ctx: DeliveryContext, sink_name: str, rest: list[list[Any]], limit: int) -> None:
+    queue = make_queue(ctx.store, ctx.settings)
+    for start in range(0, len(rest), limit):
+        chunk = rest[start:start + limit]
+        queue.enqueue(BATCH_FUNC, args=(sink_name, chunk), job_id=batch_job_id(sink_name, [i[0] for i in chunk]),
+                      timeout=ctx.settings.delivery_job_timeout_s, result_ttl=0, failure_ttl=ctx.settings.failed_ttl_s,
+                      retry=Retry(max=ctx.settings.crash_retries, interval=CRASH_RETRY_INTERVAL_S),
+                      description=f"{len(chunk)} events -> {sink_name}")
+
+
 def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     """The RQ job: send several events to one webhook at once."""
     ctx = current_context()
@@ -114,6 +132,12 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     lease = ctx.guard.acquire(sink_name)
     if lease is None:
         return retry_soon(job)
+    limit = batch_limit(ctx.settings)
+    if len(items) > limit:
+        # Enqueued with a larger batch (an older version, other settings): one round now, the rest as new jobs
+        # (here, past the last `later`, so a rescheduled job does not split twice).
+        _split_off(ctx, sink_name, items[limit:], limit)
+        items = items[:limit]
     events = [Event(id=eid, type=p["type"], timestamp=p["timestamp"], data=p["data"]) for eid, p in items]
     now = time.time()
     try:

@@ -52,6 +52,15 @@ def batch_job_id(sink_name: str, event_ids: list[str]) -> str:
     return f"batch_{digest}-{sink_name}"
 
 
+def batch_limit(settings: Settings) -> int:
+    """Most events in one batch job: all of them in flight at once, so a batch lasts one delivery timeout.
+
+    A batch larger than ``delivery_concurrency`` would take rounds of ``delivery_timeout_s`` each and could
+    outlive its job timeout (killed mid-batch and sent again whole) and its sink lease (two jobs on a sink).
+    """
+    return max(1, min(settings.delivery_batch_size, settings.delivery_concurrency))
+
+
 def make_enqueuer(queue: Queue, sinks: Sequence[Sink], settings: Settings) -> EnqueueFn:
     """The function the tracker calls inside its MULTI to add one job per (event, sink)."""
 
@@ -66,7 +75,7 @@ def make_enqueuer(queue: Queue, sinks: Sequence[Sink], settings: Settings) -> En
         datas = []
         for sink in sinks:
             routed = [event for event in events if sink.accepts(event)]
-            size = settings.delivery_batch_size
+            size = batch_limit(settings)
             if len(routed) > 1 and size > 1 and sink.config.rate_per_s is None:
                 # A burst: a few jobs that each send many at once (see notifier.delivery.batch).
                 for start in range(0, len(routed), size):

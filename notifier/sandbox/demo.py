@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from notifier.runtime.procs import die_with_parent
+from notifier.runtime.procs import dies_with_this_process
 from notifier.runtime.sink_config import check_http_url, check_webhook_secret, new_secret
 from notifier.sandbox.receiver import Received, WebhookReceiver
 from notifier.sandbox.sim_state import SimState
@@ -144,7 +144,7 @@ def run_demo(
             for role in ("poller", "worker"):
                 children.append(subprocess.Popen(
                     [sys.executable, "-m", "notifier.cli", role], env=env, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True, preexec_fn=die_with_parent,
+                    start_new_session=True, preexec_fn=dies_with_this_process(signal.SIGKILL),
                 ))
             print(f"simulated upstream with {len(ACCOUNTS)} accounts at {sim.url}; poller and worker started",
                   file=out, flush=True)

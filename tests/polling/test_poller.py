@@ -8,9 +8,11 @@ from typing import Any
 
 import fakeredis
 import pytest
+import redis
 
 from notifier.errors import UpstreamAuthError, UpstreamUnavailable
-from notifier.polling.poller import Poller, next_interval_s, pause_after_error
+from notifier.polling.poller import Poller
+from notifier.polling.schedule import next_interval_s, pause_after_error
 from notifier.runtime.settings import Settings
 from notifier.sandbox.sim_state import SimState
 from notifier.state.keys import Keys
@@ -188,3 +190,44 @@ def test_without_a_sink_the_poller_says_events_are_only_logged(setup: Any, caplo
     with caplog.at_level(logging.INFO, logger="notifier.polling.poller"):
         poller.run_forever(stop)
     assert "events are logged here, not sent" in caplog.text
+
+
+def test_a_redis_error_does_not_use_the_upstream_back_off(setup: Any, fake_redis: fakeredis.FakeRedis,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    # A two-minute Redis outage is about 60 failed polls: the next poll must still come within seconds.
+    poller, state, clock, events = setup
+    poller.run_cycle()
+    real_pipeline = fake_redis.pipeline
+    with caplog.at_level(logging.INFO):
+        fake_redis.pipeline = lambda *a, **k: (_ for _ in ()).throw(redis.ConnectionError("refused"))
+        for _ in range(60):
+            clock.now += 2
+            result = poller.run_cycle(force=True)
+            assert "Redis unavailable" in result.errors[A]
+        fake_redis.pipeline = real_pipeline  # type: ignore[method-assign]
+        due_in = poller._schedules[A].next_poll_at - clock.now
+        assert due_in <= 1.0
+        image = state.add_image(A, 1)
+        clock.now += 1
+        result = poller.run_cycle()
+    assert not result.errors
+    assert image in [e.data["image_id"] for e in events]
+    assert sum("Redis unavailable" in r.getMessage() for r in caplog.records) == 1
+    assert sum("Redis answers again" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_the_poller_stops_checking_in_while_it_cannot_write_state(setup: Any,
+                                                                  fake_redis: fakeredis.FakeRedis) -> None:
+    poller, _state, clock, _events = setup
+    poller.run_cycle()
+    fake_redis.delete(Keys(poller._settings.key_prefix).heartbeat("poller"))
+    real_pipeline = fake_redis.pipeline
+    fake_redis.pipeline = lambda *a, **k: (_ for _ in ()).throw(redis.ReadOnlyError("READONLY"))
+    clock.now += 2
+    poller.run_cycle()
+    assert fake_redis.get(Keys(poller._settings.key_prefix).heartbeat("poller")) is None
+    fake_redis.pipeline = real_pipeline  # type: ignore[method-assign]
+    clock.now += 2
+    result = poller.run_cycle()
+    assert not result.errors, result.errors
+    assert fake_redis.get(Keys(poller._settings.key_prefix).heartbeat("poller")) is not None

@@ -1,9 +1,14 @@
-"""A private, throw-away Redis server for the test run: never the machine's own."""
+"""A private, throw-away Redis server for the test run: never the machine's own.
+
+It can be stopped (SIGTERM, or SIGKILL) and started again on the same port and data directory, for tests
+and the fault suite that take Redis away.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -30,33 +35,49 @@ def find_redis_server() -> str:
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    def __init__(self, *, appendonly: bool = False) -> None:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="notifier-test-redis-")
         self.binary = find_redis_server()
+        self.appendonly = appendonly
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        """Start (again) on the same port and directory; returns once it answers."""
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly",
+                                                                                                  "no"]
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *persistence,
              "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.url = f"redis://127.0.0.1:{self.port}/0"
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
         while True:
             try:
                 client.ping()
                 break
-            except redis.ConnectionError:
+            except (redis.ConnectionError, redis.BusyLoadingError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{self.binary} did not start on port {self.port}") from None
                 time.sleep(0.05)
         client.close()
 
-    def stop(self) -> None:
-        self.process.terminate()
+    def halt(self, sig: int = signal.SIGTERM) -> None:
+        """Take the server away: SIGTERM (it saves its append-only file) or SIGKILL."""
+        if self.process is None:
+            return
+        self.process.send_signal(sig)
         try:
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.dir, ignore_errors=True)

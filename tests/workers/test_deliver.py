@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import signal
+from collections.abc import Callable
+from typing import Any
+from unittest.mock import patch
+
 import fakeredis
+import pytest
+import redis
+from rq import Queue
 from rq.serializers import JSONSerializer
 
+import notifier.delivery.context as context_module
+import workers.deliver as deliver_module
 from notifier.delivery.batch import deliver_batch
 from notifier.delivery.enqueue import BATCH_FUNC, JOB_FUNC, LEGACY_FUNCS
 from notifier.delivery.single import deliver
-from workers.deliver import DeliveryJob
+from notifier.runtime.settings import Settings
+from workers.deliver import DeliveryJob, DeliveryWorker
 
 
 def test_jobs_name_the_functions_that_run_them() -> None:
@@ -52,3 +63,52 @@ def test_a_job_naming_anything_else_is_refused_before_it_runs() -> None:
             made.func  # noqa: B018
         assert made.retries_left == 0
         assert made.failure_callback is None and made.success_callback is None and made.stopped_callback is None
+
+
+def _run_main(monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings],
+              work: Callable[[DeliveryWorker], bool]) -> int:
+    connection = fakeredis.FakeStrictRedis()
+    monkeypatch.setattr(deliver_module, "connect", lambda settings: connection)
+    monkeypatch.setattr(context_module, "connect", lambda settings: connection)
+    monkeypatch.setattr(DeliveryWorker, "work", lambda self, **kwargs: work(self))
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return deliver_module.main(make_settings(redis_url="redis://127.0.0.1:9/0"))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def test_worker_whose_loop_ends_on_an_error_exits_non_zero(monkeypatch: pytest.MonkeyPatch,
+                                                            make_settings: Callable[..., Settings]) -> None:
+    # RQ logs "unhandled exception, quitting" and returns from work(): the supervisor must see a failure.
+    assert _run_main(monkeypatch, make_settings, lambda worker: False) == 1
+
+
+def test_worker_stopped_by_a_signal_exits_zero(monkeypatch: pytest.MonkeyPatch,
+                                               make_settings: Callable[..., Settings]) -> None:
+    def stopped(worker: DeliveryWorker) -> bool:
+        worker.stop_signalled = True
+        return True
+
+    assert _run_main(monkeypatch, make_settings, stopped) == 0
+
+
+def test_worker_waits_for_redis_instead_of_quitting() -> None:
+    # RQ 2.12 quits its loop when the heartbeat after a job or the suspension check meets a Redis error.
+    connection = fakeredis.FakeStrictRedis()
+    worker = DeliveryWorker([Queue("q", connection=connection)], connection=connection)
+    calls = {"n": 0}
+    real_hset = connection.hset
+
+    def flaky_hset(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise redis.ConnectionError("Connection refused")
+        return real_hset(*args, **kwargs)
+
+    connection.hset = flaky_hset  # type: ignore[method-assign]
+    worker.heartbeat()
+    assert calls["n"] == 3
+    with patch("rq.worker.base.is_suspended", side_effect=[redis.ConnectionError("gone"), False]):
+        worker.check_for_suspension(burst=False)

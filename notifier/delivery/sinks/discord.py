@@ -8,8 +8,10 @@ description 4096, 25 fields of 256/1024, footer 2048, 6000 in all).
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
+from notifier.backoff import MAX_RETRY_AFTER_S
 from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, json_text, post
 from notifier.delivery.sinks.present import cut, present, utf16_len
 from notifier.errors import DeliveryError
@@ -86,5 +88,9 @@ def send(client: httpx.Client, request: SinkRequest, timeout_s: float) -> SinkRe
             retry_after = float(json.loads(exc.response_text).get("retry_after"))
         except (ValueError, TypeError, AttributeError):
             raise exc from None
+        if math.isnan(retry_after):
+            raise exc from None
+        # `1e9` or `Infinity` must not reschedule a delivery years ahead (or overflow): at most an hour.
+        retry_after = min(max(0.0, retry_after), MAX_RETRY_AFTER_S)
         raise DeliveryError(str(exc), retryable=True, status_code=429, retry_after_s=retry_after,
                             response_text=exc.response_text, answered_at=exc.answered_at) from exc

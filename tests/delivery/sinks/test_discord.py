@@ -3,6 +3,7 @@ import json
 import httpx
 import pytest
 
+from notifier.delivery.policy import later
 from notifier.delivery.sinks import discord
 from notifier.errors import DeliveryError
 from notifier.runtime.sink_config import DiscordConfig
@@ -61,3 +62,19 @@ def test_every_field_huge_still_fits_the_embed_total() -> None:
 def test_a_url_discord_would_refuse_is_not_linked(url: str) -> None:
     embed = json.loads(discord.build_request(event(1, image_url=url), CONFIG, 0).body)["embeds"][0]
     assert "url" not in embed and "image" not in embed
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (b'{"retry_after": 1e9}', 3600.0),          # would reschedule the delivery 31 years out
+    (b'{"retry_after": Infinity}', 3600.0),     # would raise OverflowError when rescheduling
+    (b'{"retry_after": -5}', 0.0),
+    (b'{"retry_after": NaN}', None),            # meaningless: the default wait applies
+])
+def test_429_retry_after_is_capped_and_finite(body: bytes, expected: float | None) -> None:
+    answer = httpx.Response(429, content=body, headers={"content-type": "application/json"})
+    client = httpx.Client(transport=httpx.MockTransport(lambda r: answer))
+    with pytest.raises(DeliveryError) as caught:
+        discord.send(client, discord.build_request(event(1), CONFIG, 0), 5)
+    assert caught.value.retryable and caught.value.retry_after_s == expected
+    if expected is not None:
+        assert later(None, expected).intervals[0] <= 3600

@@ -1,0 +1,53 @@
+"""When an account is polled next: after a success, after an error. Pure: plain data and settings in."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from notifier.backoff import backoff_s
+from notifier.errors import UpstreamAuthError, UpstreamError
+from notifier.runtime.settings import Settings
+
+LONG_WAIT_S = 20.0
+"""Images the upstream expects to need longer than this do not make their account poll faster yet."""
+
+
+@dataclass(slots=True)
+class AccountSchedule:
+    next_poll_at: float = 0.0
+    failures: int = 0
+    last_error: str | None = None
+
+
+def pause_after_error(
+    error: Exception, failures: int, settings: Settings, rng: random.Random
+) -> float:
+    """Seconds an account waits after its ``failures``-th error in a row. Pure."""
+    if isinstance(error, UpstreamAuthError):
+        return settings.upstream_auth_pause_s
+    retry_after = error.retry_after_s if isinstance(error, UpstreamError) else None
+    return backoff_s(
+        failures,
+        base_s=max(settings.poll_interval_s, 1.0),
+        max_s=settings.upstream_backoff_max_s,
+        rng=rng,
+        retry_after_s=retry_after,
+    )
+
+
+def next_interval_s(active: int, remaining_s: list[float | None], settings: Settings) -> float:
+    """How long until an account's next poll. Pure.
+
+    Idle accounts wait ``poll_interval_s``; accounts with images in progress ``poll_interval_active_s``,
+    unless the upstream's estimates say every one of them needs a long while yet (over
+    ``LONG_WAIT_S``): then they are polled like idle ones until the soonest is near.
+    """
+    if active == 0:
+        return settings.poll_interval_s
+    fast = min(settings.poll_interval_active_s, settings.poll_interval_s)
+    if remaining_s and all(r is not None for r in remaining_s):
+        soonest = min(r for r in remaining_s if r is not None)
+        if soonest > LONG_WAIT_S:
+            return min(settings.poll_interval_s, soonest - LONG_WAIT_S + fast)
+    return fast

@@ -6,7 +6,7 @@ about 14 webhooks/s, this about 300 to 500/s.
 
 A killed delivery runs again within seconds. RQ's ``SimpleWorker`` sends no
 heartbeat during a job, so its started-registry entry would have to outlive
-the job timeout; here a small thread refreshes it every third of
+the job timeout; here a small thread refreshes it every fifth of
 ``worker_abandon_grace_s`` while a job runs, so the entry of a job whose
 worker died (SIGKILL, OOM) expires ``worker_abandon_grace_s`` after the last
 sign of life. Every worker looks for such jobs every
@@ -253,7 +253,8 @@ class _JobHeartbeat:
         self._job = job
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="job-heartbeat", daemon=True)
-        self._interval_s = max(0.3, worker.abandon_grace_s / 3)
+        # Five beats per grace period: a loaded machine can hold a thread back for a few seconds.
+        self._interval_s = max(0.3, worker.abandon_grace_s / 5)
 
     def start(self) -> None:
         self._worker.__dict__["_job_heartbeat"] = self

@@ -74,6 +74,8 @@ def _status_text(settings: Settings) -> str:
     from notifier.ops.report import collect_status
     from notifier.runtime.connection import connect
 
+    if not settings.redis_url:
+        return ""  # an embedded Redis lives and dies with its run: nothing is left to ask
     client = connect(settings)
     try:
         return json.dumps(asdict(collect_status(settings, client)))

@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     worker_maintenance_interval_s: int = Field(5, ge=1, le=600)
     """How often a worker looks for deliveries abandoned by a dead worker."""
     worker_abandon_grace_s: int = Field(5, ge=1, le=600)
-    """Seconds without a heartbeat from its worker (sent every third of this while a delivery runs)
+    """Seconds without a heartbeat from its worker (sent every fifth of this while a delivery runs)
     after which a running delivery counts as abandoned and runs again."""
     failed_ttl_s: int = Field(30 * 86400, ge=3600)
     """How long failed deliveries stay in the failed registry for ``notifier replay``."""

@@ -10,6 +10,7 @@ from typing import Any
 import fakeredis
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 
 from notifier.runtime.settings import Settings
 from notifier.sandbox.sim_state import SimState
@@ -22,6 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "user:1234-t0kenSECRETvalue"
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 _names = itertools.count()
+
+# Property and model-based tests: bounded in CI; HYPOTHESIS_PROFILE=long for a longer hunt.
+settings.register_profile("ci", max_examples=60, stateful_step_count=30, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=5000, stateful_step_count=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -36,8 +36,7 @@ from notifier.upstream.statuses import deleted, resolve
 
 log = logging.getLogger(__name__)
 
-MAX_CURSORS = 8
-"""Regions still to read after bursts; more than this many are merged into the deepest."""
+MAX_CURSORS = 8  # regions still to read after bursts; more than this many are merged into the deepest
 
 
 @dataclass(slots=True)
@@ -80,8 +79,7 @@ class _Sweep:
     boundary: str | None = None
     boundary_created: float | None = None
     passed: bool = True
-    found: bool = False
-    """The boundary was on a page already: the next page is past it."""
+    found: bool = False  # the boundary was on a page already: the next page is past it
     last: tuple[str, float | None] | None = None
     total: int | None = None
     mode: Mode | None = None

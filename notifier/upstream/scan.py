@@ -33,6 +33,7 @@ from notifier.state.tracker import Cursor, Observation, Tracker
 from notifier.state.transitions import Mode, created_at, is_old
 from notifier.upstream.client import UpstreamClient
 from notifier.upstream.statuses import deleted, resolve
+from notifier.upstream.sweep import Sweep
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +72,6 @@ def is_deletion(error: UpstreamNotFound) -> bool:
     return "deleted" in error.detail.lower()
 
 
-@dataclass(slots=True)
-class _Sweep:
-    """One pass down the list from an offset, until the stop rule (or the page budget) ends it."""
-
-    offset: int
-    boundary: str | None = None
-    boundary_created: float | None = None
-    passed: bool = True
-    found: bool = False  # the boundary was on a page already: the next page is past it
-    last: tuple[str, float | None] | None = None
-    total: int | None = None
-    mode: Mode | None = None
-    """Overrides the poll's mode: a first poll's unread rest is read as a first poll."""
-    stepped_back: int = 0
-    follow_tracked: bool = True
-    """Page on for tracked images not seen yet (cheaper than looking them up one by one); off while a
-    backlog is read, so that re-reading them cannot eat the pages the backlog needs (lookups find them)."""
-
-
 class _Scan:
     def __init__(self, upstream: UpstreamClient, tracker: Tracker, account: str, limits: ScanLimits, now: float,
                  backfill: bool, on_page: Callable[[str, ScanResult], None] | None) -> None:
@@ -103,12 +85,11 @@ class _Scan:
         self.on_page = on_page
         self.pages_left = limits.max_pages
         self.passed: set[str] = set()
-        """Images with at least one more page read after theirs (or the list's end): a cursor whose
-        boundary is among them has been read past by this poll."""
+        """Images a read of this poll went on past (or the list's end): a cursor whose boundary is among
+        them needs no resuming."""
 
-    def sweep(self, sweep: _Sweep) -> bool:
+    def sweep(self, sweep: Sweep) -> bool:
         """Read pages from ``sweep.offset`` on; True when the page budget ran out with more to read."""
-        previous: list[str] = []
         while True:
             self.pages_left -= 1
             page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=sweep.offset)
@@ -117,60 +98,33 @@ class _Scan:
             self.result.skipped_items += page.skipped
             sweep.total = page.total  # as of the last page: the one the offset reached goes with
             ids = [img["image_id"] for img in page.images]
-            self.passed.update(previous)
-            previous = ids
-            unseen = [img for img in page.images if img["image_id"] not in self.seen]
-            if unseen:
-                # The deepest image read so far: new images only land on top, so the pages of one read hold,
-                # once the repeats they pushed down are dropped, images in list order.
-                sweep.last = (unseen[-1]["image_id"], created_at(unseen[-1]))
             if not sweep.passed:
-                if self.overshot(sweep, ids, page.images):
+                if sweep.overshot(ids, page.images):
                     # Deletions above moved the unread region up past where we started: step back.
                     sweep.offset = max(0, sweep.offset - self.limits.page_size)
                     sweep.stepped_back += 1
                     if self.pages_left <= 0:
                         return True
                     continue
-                sweep.passed = self.past(sweep, ids, page.images)
-            fresh = len(unseen)
+                sweep.passed = sweep.past(ids, page.images)
+            deeper = sweep.deepen(ids, page.images)
             interesting, had_tracked = self.apply(page.images, sweep.mode or self.mode)
             consumed = len(page.images) + page.skipped
             sweep.offset += consumed
-            if consumed == 0 or (page.total is not None and sweep.offset >= page.total):
-                self.passed.update(ids)
+            # The end of the list; ``total`` may be stale, so a full page never says so.
+            if consumed == 0 or (consumed < self.limits.page_size and page.total is not None
+                                 and sweep.offset >= page.total):
+                self.passed.update(sweep.read)
                 return False
-            # A page of images already read in this poll (new ones above pushed them down) says nothing of
-            # what lies beyond it; neither does one before the boundary of a resumed read.
-            news = (sweep.mode or self.mode) is Mode.BACKFILL or not sweep.passed or fresh == 0 or interesting
+            # A page that did not go deeper than this read had (new images above pushed what it read down)
+            # says nothing of what lies beyond; neither does one before the boundary of a resumed read.
+            news = (sweep.mode or self.mode) is Mode.BACKFILL or not sweep.passed or not deeper or interesting
             if not news and (not sweep.follow_tracked or not self.remaining or not had_tracked):
+                self.passed.update(sweep.above())
                 return False
             if self.pages_left <= 0:
+                self.passed.update(sweep.above())
                 return True
-
-    @staticmethod
-    def overshot(sweep: _Sweep, ids: list[str], images: list[dict[str, Any]]) -> bool:
-        """A resumed read whose first pages are all older than its boundary started too deep."""
-        limit = sweep.boundary_created
-        if sweep.found or sweep.offset == 0 or sweep.stepped_back >= 3 or sweep.boundary in ids:
-            return False
-        if not images:
-            return True  # past the end of the list
-        if limit is None:
-            return False
-        born = [created_at(img) for img in images]
-        return all(b is not None and b < limit for b in born)
-
-    @staticmethod
-    def past(sweep: _Sweep, ids: list[str], images: list[dict[str, Any]]) -> bool:
-        """Whether this page holds images beyond the boundary, the region the last poll did not read."""
-        if sweep.found:
-            return True
-        if sweep.boundary in ids:
-            sweep.found = True
-            return ids.index(sweep.boundary) < len(ids) - 1
-        limit = sweep.boundary_created
-        return limit is not None and any((born := created_at(img)) is not None and born < limit for img in images)
 
     def apply(self, images: list[dict[str, Any]], mode: Mode) -> tuple[bool, bool]:
         fresh = [img for img in images if img["image_id"] not in self.seen]
@@ -200,13 +154,13 @@ class _Scan:
                               for obs in informative if obs.image_id in new)
         return interesting, had_tracked
 
-    def cursor_of(self, sweep: _Sweep) -> Cursor | None:
+    def cursor_of(self, sweep: Sweep) -> Cursor | None:
         if sweep.last is None:
             return None
         return Cursor(offset=sweep.offset, total=sweep.total, boundary=sweep.last[0], boundary_created=sweep.last[1],
                       baseline=(sweep.mode or self.mode) is Mode.BASELINE)
 
-    def resume(self, cursor: Cursor, top_total: int | None, floor: int) -> _Sweep:
+    def resume(self, cursor: Cursor, top_total: int | None, floor: int) -> Sweep:
         # Start a page before where the last read stopped, earlier still when ``total`` shrank (deletions
         # above move the region up). New images on top move it down: then the read starts early and goes
         # on until it is past the boundary. Starting early costs pages; starting late would skip images.
@@ -214,7 +168,7 @@ class _Scan:
         # newest first, so this one's boundary lies below it.
         shrink = top_total - cursor.total if top_total is not None and cursor.total is not None else 0
         start = max(0, cursor.offset - self.limits.page_size + min(0, shrink), floor - self.limits.page_size)
-        return _Sweep(offset=start, boundary=cursor.boundary, boundary_created=cursor.boundary_created, passed=False,
+        return Sweep(offset=start, boundary=cursor.boundary, boundary_created=cursor.boundary_created, passed=False,
                       mode=Mode.BASELINE if cursor.baseline else None, follow_tracked=False)
 
     def lookups(self) -> None:
@@ -250,7 +204,7 @@ def scan_account(
     on_page: Callable[[str, ScanResult], None] | None = None,
 ) -> ScanResult:
     scan = _Scan(upstream, tracker, account, limits, now, backfill, on_page)
-    top = _Sweep(offset=0, follow_tracked=not scan.state.cursors)
+    top = Sweep(offset=0, follow_tracked=not scan.state.cursors)
     left: list[Cursor] = []
     if scan.sweep(top) and (cursor := scan.cursor_of(top)) is not None:
         left.append(cursor)

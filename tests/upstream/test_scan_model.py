@@ -53,6 +53,7 @@ class Truth:
 
     codes: list[int | None]
     before_first_poll: bool
+    created: float = 0.0
     deleted: bool = False
     changed_since_first_poll: bool = False
     at_first_poll: tuple[str, int | None] | None = None
@@ -95,6 +96,7 @@ class ScanMachine(RuleBasedStateMachine):
         self.ids: dict[str, tuple[str, Any, Any]] = {}
         self.mid_poll: list[int] = []
         self.no_total = False
+        self.first_poll_at = 0.0
         self.sim.on_list = self._between_pages
 
     def teardown(self) -> None:
@@ -115,17 +117,25 @@ class ScanMachine(RuleBasedStateMachine):
                     truth.at_first_poll[0] not in ("COMPLETED", "MODERATED", "FAILED")
                 if truth.deleted and not truth.announced and not tracked_at_first:
                     continue  # gone before the notifier ever saw it (a perfect observer may have: see README)
+                if not truth.announced and self.is_history(truth):
+                    continue  # no status at the first poll: never seen, history (README, "History stays history")
                 if truth.announced:
                     assert truth.announced[-1] == current, (image_id, truth)
                 elif not truth.before_first_poll or current != truth.at_first_poll:
                     assert truth.announced and truth.announced[-1] == current, (image_id, truth)
         self.upstream.close()
 
+    def is_history(self, truth: Truth) -> bool:
+        """Shown without a status at the first poll, so never seen, and created more than a minute before it
+        (``created_at`` has whole seconds): history, never announced, as the README promises."""
+        return truth.before_first_poll and truth.at_first_poll is None and \
+            math.floor(truth.created) < self.first_poll_at - 60.0
+
     # -- the upstream's side ----------------------------------------------------------------------------
 
     def _add(self, code: int, age_s: float) -> str:
         image_id = self.sim.add_image(A, code, created_at=self.clock.now - age_s)
-        self.truth[image_id] = Truth(codes=[code], before_first_poll=self.polls == 0)
+        self.truth[image_id] = Truth(codes=[code], before_first_poll=self.polls == 0, created=self.clock.now - age_s)
         return image_id
 
     @initialize(recent=st.integers(0, 20), old=st.integers(0, 40), active=st.integers(0, 4),
@@ -210,6 +220,7 @@ class ScanMachine(RuleBasedStateMachine):
         self.tracker.finish_cycle(A, self.clock.now)
         self.polls += 1
         if first:
+            self.first_poll_at = self.clock.now
             assert self.batch == [], "the first poll announced what was already there"
             for truth in self.truth.values():
                 truth.at_first_poll = truth.current
@@ -223,6 +234,9 @@ class ScanMachine(RuleBasedStateMachine):
             previous = truth.announced[-1][0] if truth.announced else None
             if truth.announced or not truth.before_first_poll:
                 assert event.data["previous_status"] == previous, (event.data, truth)
+            elif truth.at_first_poll is None:
+                # Shown without a status at the first poll (never seen): new, unless history.
+                assert not self.is_history(truth) and event.data["previous_status"] is None, (event.data, truth)
             else:
                 # Recorded silently by a first poll: announced only once it changed after it.
                 assert truth.changed_since_first_poll and event.data["previous_status"] is not None, truth

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -53,9 +54,11 @@ def private_redis() -> Iterator[str]:
 class Receiver:
     """HTTP/1.1 keep-alive receiver on asyncio: answers 200 after ``delay_s``, or never when ``dead``."""
 
-    def __init__(self, *, delay_s: float = 0.0, dead: bool = False) -> None:
-        self.delay_s, self.dead = delay_s, dead
+    def __init__(self, *, delay_s: float = 0.0, dead: bool = False, track_changes: bool = False) -> None:
+        self.delay_s, self.dead, self.track_changes = delay_s, dead, track_changes
         self.arrivals: dict[str, float] = {}
+        self.changes: dict[str, float] = {}
+        """First arrival of each change, keyed "image_id|STATUS" (ids depend on which statuses were seen)."""
         self.count = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -86,13 +89,16 @@ class Receiver:
                         length = int(value)
                     elif name == b"webhook-id":
                         webhook_id = value.strip().decode()
-                await reader.readexactly(length)
+                body = await reader.readexactly(length)
                 if self.dead:
                     await asyncio.sleep(3600)
                 if self.delay_s:
                     await asyncio.sleep(self.delay_s)
                 self.count += 1
                 self.arrivals.setdefault(webhook_id, time.time())
+                if self.track_changes:
+                    data = json.loads(body).get("data", {})
+                    self.changes.setdefault(f"{data.get('image_id')}|{data.get('status')}", time.time())
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -102,6 +108,7 @@ class Receiver:
 
     def reset(self) -> None:
         self.arrivals.clear()
+        self.changes.clear()
         self.count = 0
 
 

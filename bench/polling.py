@@ -17,7 +17,6 @@ from notifier.runtime.app import build_tracker
 from notifier.runtime.settings import Settings
 from notifier.sandbox.sim_state import SimState
 from notifier.sandbox.simulator import Simulator
-from notifier.state.events import event_id
 from notifier.state.keys import Keys
 from notifier.state.tracker import Observation
 from notifier.state.transitions import Mode
@@ -37,6 +36,7 @@ def detection(redis_url: str, receiver: Receiver, *, images: int, window_s: floa
     A change that never arrives counts as an infinite latency.
     """
     receiver.reset()
+    receiver.track_changes = True
     state = SimState(TOKEN)
     account = "artist@example.com"
     state.add_history(account, 20)
@@ -61,11 +61,11 @@ def detection(redis_url: str, receiver: Receiver, *, images: int, window_s: floa
             for _ in range(images):
                 generating, done = rng.uniform(0.5, window_s / 2), rng.uniform(window_s / 2, window_s)
                 image_id = state.add_image(account, 5, steps=[(generating, 9), (done, 1)])
-                changes[event_id(image_id, resolve({"image_status": 9}))] = now + generating
-                changes[event_id(image_id, resolve({"image_status": 1}))] = now + done
-                finals.add(event_id(image_id, resolve({"image_status": 1})))
+                changes[f"{image_id}|GENERATING"] = now + generating
+                changes[f"{image_id}|COMPLETED"] = now + done
+                finals.add(f"{image_id}|COMPLETED")
             deadline = time.monotonic() + window_s + 30
-            while not finals <= set(receiver.arrivals) and time.monotonic() < deadline:
+            while not finals <= set(receiver.changes) and time.monotonic() < deadline:
                 time.sleep(0.05)
             # The same span for every configuration: the account generates for the window, then is idle
             # four times as long (busy 20% of the time).
@@ -75,8 +75,8 @@ def detection(redis_url: str, receiver: Receiver, *, images: int, window_s: floa
         finally:
             stop(poller)
             stop(worker)
-    in_progress = [receiver.arrivals.get(eid, math.inf) - at for eid, at in changes.items() if eid in finals]
-    first = [receiver.arrivals.get(eid, math.inf) - at for eid, at in changes.items() if eid not in finals]
+    in_progress = [receiver.changes.get(key, math.inf) - at for key, at in changes.items() if key in finals]
+    first = [receiver.changes.get(key, math.inf) - at for key, at in changes.items() if key not in finals]
     return in_progress, first, rss, per_hour
 
 

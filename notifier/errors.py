@@ -24,10 +24,13 @@ class UpstreamError(NotifierError):
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, status_code: int | None = None, retry_after_s: float | None = None):
+    def __init__(self, message: str, *, status_code: int | None = None, retry_after_s: float | None = None,
+                 detail: str = ""):
         super().__init__(message)
         self.status_code = status_code
         self.retry_after_s = retry_after_s
+        self.detail = detail
+        """The upstream's own error text, when it gave one."""
 
 
 class UpstreamAuthError(UpstreamError):

@@ -24,9 +24,13 @@ TOKEN = "user:1234-t0kenSECRETvalue"
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 _names = itertools.count()
 
-# Property tests: bounded for CI by default; `HYPOTHESIS_PROFILE=long scripts/test -k fuzz` runs them longer.
-hypothesis.settings.register_profile("ci", max_examples=150, deadline=None)
-hypothesis.settings.register_profile("long", max_examples=5_000, deadline=None)
+# Property and model-based tests: bounded for CI by default; HYPOTHESIS_PROFILE=long runs them longer
+# (`HYPOTHESIS_PROFILE=long scripts/test -k "fuzz or model"`).
+_quiet = [hypothesis.HealthCheck.too_slow]
+hypothesis.settings.register_profile("ci", max_examples=150, stateful_step_count=30, deadline=None,
+                                     suppress_health_check=_quiet)
+hypothesis.settings.register_profile("long", max_examples=5_000, stateful_step_count=60, deadline=None,
+                                     suppress_health_check=_quiet)
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

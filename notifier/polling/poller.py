@@ -3,9 +3,11 @@
 Each account has its own schedule. A successful poll schedules the next one
 ``poll_interval_s`` after it started; an error pauses only that account,
 exponentially longer with each repeated failure (at least the upstream's
-``Retry-After``), and a 401 pauses for ``upstream_auth_pause_s``. An error is
-logged when it starts or changes, not on every retry, and recovery is logged
-once.
+``Retry-After``); a 401 backs off the same way from seconds up to
+``upstream_auth_pause_s``, so that a blip costs seconds, not minutes. An error
+is logged when it starts or changes, not on every retry, and recovery is
+logged once. Schedules run on the monotonic clock: a wall clock stepped back
+(NTP, a resumed VM) does not stop polling; events carry wall-clock times.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Poller:
         client: redis.Redis,
         *,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
@@ -68,6 +71,9 @@ class Poller:
         self._keys = Keys(settings.key_prefix)
         self._redactor = Redactor.from_settings(settings)
         self._clock = clock
+        """Wall clock: what events and the heartbeat say."""
+        self._monotonic = monotonic
+        """Schedules: when each account is due."""
         self._rng = rng or random.Random()
         self._schedules: dict[str, AccountSchedule] = {}
         self._accounts: list[str] = list(settings.accounts)
@@ -108,6 +114,9 @@ class Poller:
         if accounts != self._accounts:
             log.info("polling %d account(s)%s", len(accounts), " (no account list: without email)"
                      if listed is None else "")
+            # An account that left the list keeps no schedule (it would make the loop wake forever).
+            for gone in set(self._schedules) - set(accounts):
+                del self._schedules[gone]
         self._accounts, self._accounts_listed_at = accounts, now
         return accounts
 
@@ -115,7 +124,7 @@ class Poller:
         self, *, force: bool = False, backfill: bool = False, on_page: Callable[[str, ScanResult], None] | None = None
     ) -> CycleResult:
         """Poll every due account (every account when ``force``) once, concurrently."""
-        now = self._clock()
+        now = self._monotonic()
         result = CycleResult()
         due = [
             account
@@ -137,6 +146,7 @@ class Poller:
     ) -> tuple[ScanResult | None, str | None]:
         schedule = self._schedules.setdefault(account, AccountSchedule())
         started = self._clock()
+        started_mono = self._monotonic()
         try:
             scan = scan_account(
                 self._upstream, self._tracker, account, limits=self._limits, now=started, backfill=backfill,
@@ -145,15 +155,15 @@ class Poller:
         except redis.RedisError as exc:
             return None, self._redis_failed(account, schedule, exc)
         except NotifierError as exc:
-            message = self._note_failure(account, schedule, exc, self._clock())
+            message = self._note_failure(account, schedule, exc, self._monotonic())
             self._safe_finish(account, started, message)
             return None, message
         except Exception as exc:  # a bug must not stop the other accounts
             log.exception("unexpected error while polling %s", account)
-            message = self._note_failure(account, schedule, exc, self._clock())
+            message = self._note_failure(account, schedule, exc, self._monotonic())
             return None, message
-        schedule.next_poll_at = started + next_interval_s(scan.active, scan.remaining_s, self._settings)
-        metrics().poll_duration.observe(self._clock() - started)
+        schedule.next_poll_at = started_mono + next_interval_s(scan.active, scan.remaining_s, self._settings)
+        metrics().poll_duration.observe(self._monotonic() - started_mono)
         self._note_success(account, schedule)
         self._safe_finish(account, started, None)
         for event in scan.events:
@@ -199,12 +209,12 @@ class Poller:
 
     def _redis_failed(self, account: str, schedule: AccountSchedule, exc: redis.RedisError) -> str:
         """Redis, not the upstream, failed: try again soon (no upstream back-off) and stop checking in."""
-        schedule.next_poll_at = self._clock() + REDIS_RETRY_S
+        schedule.next_poll_at = self._monotonic() + REDIS_RETRY_S
         message = f"Redis unavailable ({type(exc).__name__}: {exc})"
         with self._redis_lock:
             if not self._redis_failing:
                 log.error("%s; polling waits for it (tried again every %.0f s)", message, REDIS_RETRY_S)
-                self._redis_down_since = self._clock()
+                self._redis_down_since = self._monotonic()
             self._redis_failing.add(account)
         return message
 
@@ -214,7 +224,7 @@ class Poller:
                 self._redis_failing.discard(account)
                 if not self._redis_failing:
                     log.warning("Redis answers again: polling resumed after %.0f s",
-                                self._clock() - self._redis_down_since)
+                                self._monotonic() - self._redis_down_since)
         if schedule.failures:
             log.info("%s: polling again after %d failed tries", account, schedule.failures)
         schedule.failures = 0
@@ -240,7 +250,7 @@ class Poller:
         in_flight: dict[str, Future[tuple[ScanResult | None, str | None]]] = {}
         last_beat = 0.0
         while not stop.is_set():
-            now = self._clock()
+            now = self._monotonic()
             for account in self.accounts(now):
                 schedule = self._schedules.setdefault(account, AccountSchedule())
                 if account not in in_flight and schedule.next_poll_at <= now:
@@ -253,7 +263,7 @@ class Poller:
             waiting = [s.next_poll_at for a, s in self._schedules.items() if a not in in_flight]
             next_due = min(waiting, default=now + self._settings.poll_interval_s)
             # Wake for the next due account, and often enough to see in-flight polls finish.
-            stop.wait(min(max(0.01, next_due - self._clock()), _TICK_S))
+            stop.wait(min(max(0.01, next_due - self._monotonic()), _TICK_S))
         for future in in_flight.values():
             future.cancel()
         log.info("poller stopped")

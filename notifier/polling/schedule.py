@@ -24,13 +24,12 @@ def pause_after_error(
     error: Exception, failures: int, settings: Settings, rng: random.Random
 ) -> float:
     """Seconds an account waits after its ``failures``-th error in a row. Pure."""
-    if isinstance(error, UpstreamAuthError):
-        return settings.upstream_auth_pause_s
     retry_after = error.retry_after_s if isinstance(error, UpstreamError) else None
+    auth = isinstance(error, UpstreamAuthError)  # a 401 blip costs seconds; a bad token backs off to the pause
     return backoff_s(
         failures,
         base_s=max(settings.poll_interval_s, 1.0),
-        max_s=settings.upstream_backoff_max_s,
+        max_s=settings.upstream_auth_pause_s if auth else settings.upstream_backoff_max_s,
         rng=rng,
         retry_after_s=retry_after,
     )

@@ -38,12 +38,13 @@ class SimImage:
     image_id: str
     account: str
     created_at: float
-    timeline: list[tuple[float, int]]
-    """(time, status code) steps; the status at a time is the last step at or before it."""
+    timeline: list[tuple[float, int | None]]
+    """(time, status code) steps; the status at a time is the last step at or before it. A None code is a
+    glitch: the image is answered with a null ``image_status`` (and no name) while it lasts."""
     extra: dict[str, Any] = field(default_factory=dict)
     deleted: bool = False
 
-    def status_at(self, now: float) -> int:
+    def status_at(self, now: float) -> int | None:
         current = self.timeline[0][1]
         for at, code in self.timeline:
             if at <= now:
@@ -69,7 +70,7 @@ class SimImage:
             "updated_at": _iso(max(at for at, _ in self.timeline if at <= now) if now >= self.created_at
                                else self.created_at),
         }
-        finals = [at for at, step in self.timeline if KNOWN_STATUSES.get(step, ("", False))[1]]
+        finals = [at for at, step in self.timeline if step is not None and KNOWN_STATUSES.get(step, ("", False))[1]]
         if code in (5, 9, 10) and finals:
             # Like the upstream's, an estimate (here: exact) of when the image will be done.
             body["queue_data"] = {"estimated_gen_time": round(min(finals) - self.created_at, 1),
@@ -79,7 +80,7 @@ class SimImage:
             number = self.image_id.rsplit(":", 1)[-1]
             body["image_path"] = f"image/{number}.webp"
             body["image_url"] = f"https://media.pixverse.ai/image/{number}.webp"
-        if code in KNOWN_STATUSES:
+        if code is not None and code in KNOWN_STATUSES:
             name, final = KNOWN_STATUSES[code]
             body["image_status_name"], body["image_status_final"] = name, final
         body.update(self.extra)
@@ -109,6 +110,11 @@ class SimState:
         self.requests: Counter[tuple[str, str]] = Counter()
         self.short_pages = False
         """Answer one item fewer than asked on full pages, as the real upstream sometimes does."""
+        self.total_error: int | None = 0
+        """Added to the true ``total`` of a list answer; None leaves ``total`` out (it is not documented)."""
+        self.on_list: Callable[[str, int], None] | None = None
+        """Called (email, offset) before a list page is answered, outside the lock: images can be added or
+        changed between the pages of one poll."""
         self._numbers = itertools.count(first_image)
 
     def add_account(self, email: str) -> None:
@@ -129,7 +135,8 @@ class SimState:
         with self.lock:
             number = next(self._numbers)
             image_id = f"user:1234-pixverse:{email}-image:{number}"
-            timeline = [(now, status)] + [(now + delay, code) for delay, code in steps or []]
+            timeline: list[tuple[float, int | None]] = [(now, status)]
+            timeline += [(now + delay, code) for delay, code in steps or []]
             image = SimImage(image_id, email, now if created_at is None else created_at, timeline, extra)
             self.accounts.setdefault(email, []).append(image)
             self.images[image_id] = image
@@ -141,7 +148,7 @@ class SimState:
         for _ in range(count):
             self.add_image(email, status, created_at=old)
 
-    def set_status(self, image_id: str, code: int) -> None:
+    def set_status(self, image_id: str, code: int | None) -> None:
         with self.lock:
             self.images[image_id].timeline.append((self.clock(), code))
 
@@ -212,6 +219,8 @@ class SimState:
             offset = int(query.get("offset", ["0"])[0])
         except ValueError:
             return 400, {"error": "limit and offset must be integers", "code": 400}
+        if self.on_list is not None:
+            self.on_list(email, offset)
         now = self.clock()
         with self.lock:
             self.requests[("images", email)] += 1
@@ -224,15 +233,16 @@ class SimState:
                 return 400, {"error": f"Account {email} not found", "code": 400}
             if not 1 <= limit <= MAX_LIMIT or offset < 0:
                 return 400, {"error": f"limit must be 1..{MAX_LIMIT} and offset >= 0", "code": 400}
-            live = [img for img in reversed(self.accounts[email]) if not img.deleted]
+            # Newest first, by creation (then by arrival, for images made in the same instant).
+            live = sorted((img for img in reversed(self.accounts[email]) if not img.deleted),
+                          key=lambda img: -img.created_at)
             page = live[offset:offset + limit]
             if self.short_pages and len(page) == limit and limit > 1:
                 page = page[:-1]
-            return 200, {
-                "data": [img.to_json(now) for img in page],
-                "next_offset": offset + limit,
-                "total": len(live),
-            }
+            answer: dict[str, Any] = {"data": [img.to_json(now) for img in page], "next_offset": offset + limit}
+            if self.total_error is not None:
+                answer["total"] = max(0, len(live) + self.total_error)
+            return 200, answer
 
     def _get(self, image_id: str) -> tuple[int, Any]:
         with self.lock:

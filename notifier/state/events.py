@@ -1,9 +1,12 @@
 """Events: what a status change looks like on the wire. Pure: no I/O.
 
 The payload follows the Standard Webhooks shape ``{"type", "timestamp",
-"data"}``. The id is derived from the image and the status only, so the
-same transition always has the same id (receivers deduplicate on it, and
-the delivery job ids are built from it).
+"data"}``. The id is derived from the transition: the image, the previous and
+the new status, and how many events the image had before (``seq``). Seeing the
+same transition again (a poll retried after a crash, two pollers racing) gives
+the same id, so receivers deduplicate on it; a transition that really happens
+again (GENERATING -> PROCESSING twice) gets a new one. Delivery job ids are
+built from it, so a new job never overwrites a pending one.
 """
 
 from __future__ import annotations
@@ -38,8 +41,9 @@ def event_type(status: Status) -> str:
     return f"image.{status.name.lower()}" if status.known else "image.unknown"
 
 
-def event_id(image_id: str, status: Status) -> str:
-    digest = hashlib.sha256(f"{image_id}\n{status.key}".encode()).hexdigest()
+def event_id(image_id: str, status: Status, *, previous: Status | None = None, seq: int = 0) -> str:
+    before = previous.key if previous is not None else "-"
+    digest = hashlib.sha256(f"{image_id}\n{before}\n{status.key}\n{seq}".encode()).hexdigest()
     return f"evt_{digest[:32]}"
 
 
@@ -62,6 +66,7 @@ def build_event(
     status: Status,
     previous: Status | None,
     now: float,
+    seq: int = 0,
 ) -> Event:
     image_id = str(image["image_id"])
     data: dict[str, Any] = {
@@ -78,4 +83,5 @@ def build_event(
     if isinstance(url, str) and url:
         data["image_url"] = url
     data["image"] = bounded
-    return Event(id=event_id(image_id, status), type=event_type(status), timestamp=format_timestamp(now), data=data)
+    return Event(id=event_id(image_id, status, previous=previous, seq=seq), type=event_type(status),
+                 timestamp=format_timestamp(now), data=data)

@@ -20,8 +20,12 @@ class Keys:
         """Sorted set: image_id -> when it was last seen, for recently seen images no longer tracked."""
         return f"{self.prefix}:acct:{account}:known"
 
+    def checked(self, account: str) -> str:
+        """Sorted set: tracked image_id -> when it was last looked up one by one (round robin)."""
+        return f"{self.prefix}:acct:{account}:checked"
+
     def meta(self, account: str) -> str:
-        """Hash: baselined_at, last_poll_at, last_error."""
+        """Hash: baselined_at, last_poll_at, last_error, cursors (where the next poll resumes)."""
         return f"{self.prefix}:acct:{account}:meta"
 
     def accounts(self) -> str:

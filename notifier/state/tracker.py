@@ -10,6 +10,7 @@ before EXEC writes nothing, so the next poll sees the change again.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,54 @@ class Observation:
         return str(self.image["image_id"])
 
 
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a poll that reached its page cap stopped: the next poll resumes there.
+
+    Offsets move as images are added or deleted above; ``total`` (the list's length then) lets the next
+    poll shift the offset by the change, and ``boundary`` (the last image read, with its ``created_at``)
+    tells when the resumed read has passed the point where the last one stopped.
+    """
+
+    offset: int
+    total: int | None
+    boundary: str
+    boundary_created: float | None
+    baseline: bool = False
+    """Left by a first poll: the rest is read as a first poll too (recorded, not announced)."""
+
+    def dump(self) -> list[Any]:
+        return [self.offset, self.total, self.boundary, self.boundary_created, self.baseline]
+
+    @classmethod
+    def load_all(cls, raw: bytes | str | None) -> list[Cursor]:
+        if not raw:
+            return []
+        try:
+            return [cls(int(o), None if t is None else int(t), str(b), None if c is None else float(c), bool(m))
+                    for o, t, b, c, m in json.loads(raw)]
+        except (ValueError, TypeError):
+            log.warning("unreadable poll cursors ignored: %r", raw[:100])
+            return []
+
+    @staticmethod
+    def dump_all(cursors: Sequence[Cursor]) -> str:
+        return json.dumps([c.dump() for c in cursors], separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    baselined_at: float | None
+    """When the account's first complete poll began (None: it has not had one)."""
+    tracked: set[str]
+    cursors: list[Cursor]
+
+
+def least_recently_checked(checked: dict[str, float | None], limit: int) -> list[str]:
+    """Round robin over tracked images: never looked up first, then the longest ago. Pure."""
+    return sorted(checked, key=lambda image_id: (checked[image_id] or 0.0, image_id))[:limit]
+
+
 @dataclass(slots=True)
 class ApplyResult:
     events: list[Event] = field(default_factory=list)
@@ -70,16 +119,46 @@ class Tracker:
         raw: dict[bytes, bytes] = self._redis.hgetall(self._keys.tracked(account))  # type: ignore[assignment]
         return {key.decode(): Tracked.load(value) for key, value in raw.items()}
 
-    def account_state(self, account: str) -> tuple[bool, set[str]]:
-        """Whether the account had its first poll, and the ids it tracks: one round trip."""
+    def account_state(self, account: str) -> AccountState:
+        """What a poll needs to know of the account before its first page: one round trip."""
         with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hexists(self._keys.meta(account), "baselined_at")
+            pipe.hmget(self._keys.meta(account), ["baselined_at", "cursors"])
             pipe.hkeys(self._keys.tracked(account))
-            baselined, keys = pipe.execute()
-        return bool(baselined), {key.decode() for key in keys}
+            (baselined, cursors), keys = pipe.execute()
+        return AccountState(
+            baselined_at=float(baselined) if baselined is not None else None,
+            tracked={key.decode() for key in keys},
+            cursors=Cursor.load_all(cursors),
+        )
+
+    def save_cursors(self, account: str, cursors: Sequence[Cursor]) -> None:
+        """Where the next poll resumes reading (empty: nowhere, the account was read to its end)."""
+        meta = self._keys.meta(account)
+        if cursors:
+            self._redis.hset(meta, "cursors", Cursor.dump_all(cursors))
+        else:
+            self._redis.hdel(meta, "cursors")
+
+    def lookup_order(self, account: str, image_ids: set[str], limit: int) -> list[str]:
+        """Up to ``limit`` of these tracked images, least recently looked up first (round robin)."""
+        if not image_ids or limit <= 0:
+            return []
+        ids = sorted(image_ids)
+        scores = self._redis.zmscore(self._keys.checked(account), ids)
+        return least_recently_checked(dict(zip(ids, scores, strict=True)), limit)
+
+    def mark_checked(self, account: str, image_ids: Sequence[str], now: float) -> None:
+        if not image_ids:
+            return
+        key = self._keys.checked(account)
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(key, dict.fromkeys(image_ids, now))
+            pipe.expire(key, self._known_ttl_s)
+            pipe.execute()
 
     def apply(
-        self, account: str, observations: Sequence[Observation], *, mode: Mode, now: float
+        self, account: str, observations: Sequence[Observation], *, mode: Mode, now: float,
+        history_before: float | None = None,
     ) -> ApplyResult:
         """Record a page of observations; returns the events whose jobs were enqueued."""
         unique: dict[str, Observation] = {}
@@ -95,7 +174,7 @@ class Tracker:
             pipe.hmget(tracked_key, ids)
             pipe.zmscore(known_key, ids)
             states, scores = pipe.execute()
-        result, decisions = self._decide(account, unique, states, scores, mode, now)
+        result, decisions = self._decide(account, unique, states, scores, mode, now, history_before)
         if not result.events and not result.new_ids and all(
             d.track == (Tracked.load(state) if state is not None else None)
             for (_, d), state in zip(decisions, states, strict=True)
@@ -110,7 +189,8 @@ class Tracker:
                     pipe.watch(tracked_key, known_key)  # type: ignore[no-untyped-call]
                     states = pipe.hmget(tracked_key, ids)
                     scores = pipe.zmscore(known_key, ids)
-                    result, decisions = self._decide(account, unique, states, scores, mode, now)  # type: ignore[arg-type]
+                    result, decisions = self._decide(account, unique, states, scores, mode, now,  # type: ignore[arg-type]
+                                                      history_before)
                     pipe.multi()
                     self._write(pipe, account, decisions, now)
                     if result.events:
@@ -129,15 +209,16 @@ class Tracker:
         scores: Sequence[float | None],
         mode: Mode,
         now: float,
+        history_before: float | None,
     ) -> tuple[ApplyResult, list[tuple[Observation, Decision]]]:
         result = ApplyResult()
         decisions: list[tuple[Observation, Decision]] = []
         for obs, state, score in zip(unique.values(), states, scores, strict=True):
             tracked = Tracked.load(state) if state is not None else None
             decision = decide(tracked=tracked, known=score is not None, status=obs.status, image=obs.image,
-                              mode=mode, now=now, max_age_s=self._max_age_s)
+                              mode=mode, now=now, max_age_s=self._max_age_s, history_before=history_before)
             decisions.append((obs, decision))
-            if tracked is None and score is None:
+            if tracked is None and score is None and not decision.skip:
                 result.new_ids.append(obs.image_id)
             if decision.gave_up:
                 result.gave_up.append(obs.image_id)
@@ -148,6 +229,7 @@ class Tracker:
                     status=obs.status,
                     previous=decision.previous,
                     now=now,
+                    seq=decision.seq,
                 ))
         return result, decisions
 
@@ -155,18 +237,19 @@ class Tracker:
         self, pipe: Pipeline, account: str, decisions: list[tuple[Observation, Decision]], now: float
     ) -> None:
         tracked_key = self._keys.tracked(account)
-        keep = {obs.image_id: d.track.dump() for obs, d in decisions if d.track is not None}
-        drop = [obs.image_id for obs, d in decisions if d.track is None]
+        keep = {obs.image_id: d.track.dump() for obs, d in decisions if d.track is not None and not d.skip}
+        drop = [obs.image_id for obs, d in decisions if d.track is None and not d.skip]
         if keep:
             pipe.hset(tracked_key, mapping=keep)  # type: ignore[arg-type]
         if drop:
             pipe.hdel(tracked_key, *drop)
+            pipe.zrem(self._keys.checked(account), *drop)
         self._refresh(pipe, account, decisions, now)
 
     def _refresh(self, pipe: Pipeline, account: str, decisions: list[tuple[Observation, Decision]],
                  now: float) -> None:
         # Tracked images are known by being tracked: only the others go in the known set (memory).
-        known = {obs.image_id: now for obs, d in decisions if d.track is None}
+        known = {obs.image_id: now for obs, d in decisions if d.track is None and not d.skip}
         if known:
             pipe.zadd(self._keys.known(account), known)
         pipe.expire(self._keys.tracked(account), self._known_ttl_s)
@@ -183,6 +266,7 @@ class Tracker:
             else:
                 pipe.hset(meta, mapping={"last_error_at": now, "last_error": error[:500]})
             pipe.expire(meta, self._known_ttl_s)
+            pipe.expire(self._keys.checked(account), self._known_ttl_s)
             pipe.zadd(self._keys.accounts(), {account: now})
             pipe.zremrangebyscore(self._keys.accounts(), "-inf", now - self._known_ttl_s)
             pipe.expire(self._keys.accounts(), self._known_ttl_s)

@@ -23,20 +23,28 @@ class Mode(enum.Enum):
     """Like a first poll, but every image's current status is announced."""
 
 
+HISTORY_SLACK_S = 60.0
+"""How much older than the first poll an unseen image must be to count as history: ``created_at`` has whole
+seconds, and the upstream's clock may be behind ours. Erring this way announces (rather than drops)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Tracked:
     """What Redis keeps of a non-final image."""
 
     status: Status
     first_seen: float
+    seq: int = 0
+    """How many events the image has had: part of the next event's id."""
 
     def dump(self) -> str:
-        return json.dumps([self.status.name, self.status.code, int(self.first_seen)], separators=(",", ":"))
+        return json.dumps([self.status.name, self.status.code, int(self.first_seen), self.seq], separators=(",", ":"))
 
     @classmethod
     def load(cls, raw: str | bytes) -> Tracked:
-        name, code, first_seen = json.loads(raw)
-        return cls(status=Status(name=name, code=code, final=False), first_seen=float(first_seen))
+        name, code, first_seen, *rest = json.loads(raw)
+        seq = int(rest[0]) if rest else 0  # written before events had a sequence number
+        return cls(status=Status(name=name, code=code, final=False), first_seen=float(first_seen), seq=seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,10 @@ class Decision:
     """The new tracked state, or None when the image leaves the tracked set."""
     gave_up: bool = False
     """True when the image is dropped for being older than the age limit."""
+    seq: int = 0
+    """The sequence number of the emitted event."""
+    skip: bool = False
+    """Nothing learnt (no status in the answer): nothing is written."""
 
 
 def created_at(image: dict[str, Any]) -> float | None:
@@ -74,11 +86,17 @@ def decide(
     mode: Mode,
     now: float,
     max_age_s: float,
+    history_before: float | None = None,
 ) -> Decision:
+    """What an observation means. ``history_before`` is when the account's first poll began: an image
+    never seen that was created before it is history, recorded without an event."""
+    if not status.informative:
+        # A missing or null status is no information: keep what we knew, record nothing new.
+        return Decision(emit=False, previous=None, track=tracked, skip=tracked is None and not known)
     if tracked is not None:
         if status.key != tracked.status.key:
-            keep = None if status.final else Tracked(status, tracked.first_seen)
-            return Decision(emit=True, previous=tracked.status, track=keep)
+            keep = None if status.final else Tracked(status, tracked.first_seen, tracked.seq + 1)
+            return Decision(emit=True, previous=tracked.status, track=keep, seq=tracked.seq)
         if now - tracked.first_seen > max_age_s:
             return Decision(emit=False, previous=None, track=None, gave_up=True)
         return Decision(emit=False, previous=None, track=tracked)
@@ -88,7 +106,10 @@ def decide(
         return Decision(emit=False, previous=None, track=None)
 
     too_old = is_old(image, now, max_age_s)
-    keep = None if status.final or too_old else Tracked(status, now)
-    if mode is Mode.BASELINE or (mode is Mode.NORMAL and too_old):
+    born = created_at(image)
+    history = history_before is not None and born is not None and born < history_before - HISTORY_SLACK_S
+    if mode is Mode.BASELINE or (mode is Mode.NORMAL and (too_old or history)):
+        keep = None if status.final or too_old else Tracked(status, now)
         return Decision(emit=False, previous=None, track=keep)
+    keep = None if status.final or too_old else Tracked(status, now, 1)
     return Decision(emit=True, previous=None, track=keep)

@@ -74,7 +74,7 @@ def translate_status(response: httpx.Response, what: str, now: float) -> Upstrea
     if code == 401:
         return UpstreamAuthError(f"{what}: upstream rejected the API token (401): {text}", status_code=code)
     if code == 404:
-        return UpstreamNotFound(message, status_code=code)
+        return UpstreamNotFound(message, status_code=code, detail=text)
     if code in (408, 429) or (500 <= code < 600 and code != 596):
         retry_after = parse_retry_after(response.headers.get("retry-after"), now)
         return UpstreamUnavailable(message, status_code=code, retry_after_s=retry_after)

@@ -8,8 +8,13 @@ images, not with its history:
 - paging stops at the end of the list, or when every tracked image has been
   seen and the page brought nothing new, or when a page held neither a new
   nor a tracked image (we are into finished history);
-- tracked images that did not show up are fetched one by one: a 404 there
-  means the image was deleted.
+- a first poll (baseline) reads on while pages hold images younger than the
+  age limit, so that recent history is recorded, not announced later;
+- a poll that reaches ``max_pages`` with more to read leaves a cursor, and the
+  next poll resumes there after reading the top of the list: a burst larger
+  than one poll's pages is announced over several polls, never dropped;
+- tracked images that did not show up are looked up one by one, least
+  recently checked first: a 404 "deleted" there means the image was deleted.
 
 An idle account with any amount of history costs one request per poll.
 """
@@ -24,12 +29,15 @@ from typing import Any
 from notifier.errors import UpstreamNotFound
 from notifier.state.events import Event
 from notifier.state.keys import NO_EMAIL
-from notifier.state.tracker import Observation, Tracker
+from notifier.state.tracker import Cursor, Observation, Tracker
 from notifier.state.transitions import Mode, created_at, is_old
 from notifier.upstream.client import UpstreamClient
 from notifier.upstream.statuses import deleted, resolve
+from notifier.upstream.sweep import Sweep
 
 log = logging.getLogger(__name__)
+
+MAX_CURSORS = 8  # regions still to read after bursts; more than this many are merged into the deepest
 
 
 @dataclass(slots=True)
@@ -46,6 +54,8 @@ class ScanResult:
     """Images seen in progress (not final) in this poll."""
     remaining_s: list[float | None] = field(default_factory=list)
     """Per active image, the upstream's estimate of the seconds left (None when it gave none)."""
+    capped: bool = False
+    """The poll reached its page cap with more to read: the next one resumes at a cursor."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,133 @@ class ScanLimits:
     max_pages: int
     max_lookups: int
     max_age_s: float
+
+
+def is_deletion(error: UpstreamNotFound) -> bool:
+    """A lookup's 404 means the image is gone only when the upstream says so; "Configuration not
+    found" and other 404s are not deletions. Pure."""
+    return "deleted" in error.detail.lower()
+
+
+class _Scan:
+    def __init__(self, upstream: UpstreamClient, tracker: Tracker, account: str, limits: ScanLimits, now: float,
+                 backfill: bool, on_page: Callable[[str, ScanResult], None] | None) -> None:
+        self.upstream, self.tracker, self.account, self.limits, self.now = upstream, tracker, account, limits, now
+        self.state = tracker.account_state(account)
+        self.mode = Mode.BACKFILL if backfill else Mode.NORMAL if self.state.baselined_at is not None else Mode.BASELINE
+        self.email = None if account == NO_EMAIL else account
+        self.result = ScanResult(account=account, mode=self.mode)
+        self.seen: set[str] = set()
+        self.remaining = set(self.state.tracked)
+        self.on_page = on_page
+        self.pages_left = limits.max_pages
+        self.passed: set[str] = set()
+        """Images a read of this poll went on past (or the list's end): a cursor whose boundary is among
+        them needs no resuming."""
+
+    def sweep(self, sweep: Sweep) -> bool:
+        """Read pages from ``sweep.offset`` on; True when the page budget ran out with more to read."""
+        while True:
+            self.pages_left -= 1
+            page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=sweep.offset)
+            self.result.requests += 1
+            self.result.pages += 1
+            self.result.skipped_items += page.skipped
+            sweep.total = page.total  # as of the last page: the one the offset reached goes with
+            ids = [img["image_id"] for img in page.images]
+            if not sweep.passed:
+                if sweep.overshot(ids, page.images):
+                    # Deletions above moved the unread region up past where we started: step back.
+                    sweep.offset = max(0, sweep.offset - self.limits.page_size)
+                    sweep.stepped_back += 1
+                    if self.pages_left <= 0:
+                        return True
+                    continue
+                sweep.passed = sweep.past(ids, page.images)
+            deeper = sweep.deepen(ids, page.images)
+            interesting, had_tracked = self.apply(page.images, sweep.mode or self.mode)
+            consumed = len(page.images) + page.skipped
+            sweep.offset += consumed
+            # The end of the list; ``total`` may be stale, so a full page never says so.
+            if consumed == 0 or (consumed < self.limits.page_size and page.total is not None
+                                 and sweep.offset >= page.total):
+                self.passed.update(sweep.read)
+                return False
+            # A page that did not go deeper than this read had (new images above pushed what it read down)
+            # says nothing of what lies beyond; neither does one before the boundary of a resumed read.
+            news = (sweep.mode or self.mode) is Mode.BACKFILL or not sweep.passed or not deeper or interesting
+            if not news and (not sweep.follow_tracked or not self.remaining or not had_tracked):
+                self.passed.update(sweep.above())
+                return False
+            if self.pages_left <= 0:
+                self.passed.update(sweep.above())
+                return True
+
+    def apply(self, images: list[dict[str, Any]], mode: Mode) -> tuple[bool, bool]:
+        fresh = [img for img in images if img["image_id"] not in self.seen]
+        self.seen.update(img["image_id"] for img in fresh)
+        self.result.seen = len(self.seen)
+        observations = [Observation(img, resolve(img)) for img in fresh]
+        informative = [obs for obs in observations if obs.status.informative]
+        _note_active(self.result, informative, self.now)
+        applied = self.tracker.apply(self.account, observations, mode=mode, now=self.now,
+                                     history_before=self.state.baselined_at)
+        self.result.events.extend(applied.events)
+        if self.on_page is not None:
+            self.on_page(self.account, self.result)
+        for image_id in applied.gave_up:
+            log.warning("image %s of %s is still not final after the age limit: no longer tracked",
+                        image_id, self.account)
+        had_tracked = any(obs.image_id in self.remaining for obs in informative)
+        # An image shown without a status said nothing: it stays due for a lookup.
+        self.remaining.difference_update(obs.image_id for obs in informative)
+        new = set(applied.new_ids)
+        if mode is Mode.BASELINE:
+            # A first poll records recent history (and what is in progress) so that none of it is news later.
+            interesting = any(not is_old(obs.image, self.now, self.limits.max_age_s) for obs in informative)
+        else:
+            # Unknown but old images are history we had not paged through, not news.
+            interesting = any(not is_old(obs.image, self.now, self.limits.max_age_s)
+                              for obs in informative if obs.image_id in new)
+        return interesting, had_tracked
+
+    def cursor_of(self, sweep: Sweep) -> Cursor | None:
+        if sweep.last is None:
+            return None
+        return Cursor(offset=sweep.offset, total=sweep.total, boundary=sweep.last[0], boundary_created=sweep.last[1],
+                      baseline=(sweep.mode or self.mode) is Mode.BASELINE)
+
+    def resume(self, cursor: Cursor, top_total: int | None, floor: int) -> Sweep:
+        # Start a page before where the last read stopped, earlier still when ``total`` shrank (deletions
+        # above move the region up). New images on top move it down: then the read starts early and goes
+        # on until it is past the boundary. Starting early costs pages; starting late would skip images.
+        # ``floor`` is where this poll's previous read stopped, on ground read before: cursors are kept
+        # newest first, so this one's boundary lies below it.
+        shrink = top_total - cursor.total if top_total is not None and cursor.total is not None else 0
+        start = max(0, cursor.offset - self.limits.page_size + min(0, shrink), floor - self.limits.page_size)
+        return Sweep(offset=start, boundary=cursor.boundary, boundary_created=cursor.boundary_created, passed=False,
+                      mode=Mode.BASELINE if cursor.baseline else None, follow_tracked=False)
+
+    def lookups(self) -> None:
+        due = self.tracker.lookup_order(self.account, self.remaining, self.limits.max_lookups)
+        for image_id in due:
+            self.result.requests += 1
+            self.result.lookups += 1
+            try:
+                image = self.upstream.get_image(image_id)
+                observation = Observation(image, resolve(image))
+            except UpstreamNotFound as exc:
+                if not is_deletion(exc):
+                    log.warning("%s: lookup of %s answered 404 without saying it was deleted (%s): kept",
+                                self.account, image_id, exc.detail)
+                    continue
+                observation = Observation({"image_id": image_id}, deleted())
+            if not observation.status.informative:
+                continue
+            applied = self.tracker.apply(self.account, [observation], mode=Mode.NORMAL, now=self.now)
+            self.result.events.extend(applied.events)
+            _note_active(self.result, [observation], self.now)
+        self.tracker.mark_checked(self.account, due, self.now)
 
 
 def scan_account(
@@ -66,63 +203,38 @@ def scan_account(
     backfill: bool = False,
     on_page: Callable[[str, ScanResult], None] | None = None,
 ) -> ScanResult:
-    baselined, remaining = tracker.account_state(account)
-    mode = Mode.BACKFILL if backfill else Mode.NORMAL if baselined else Mode.BASELINE
-    email = None if account == NO_EMAIL else account
-    result = ScanResult(account=account, mode=mode)
-    seen: set[str] = set()
-    offset = 0
-    for _ in range(limits.max_pages):
-        page = upstream.list_images(email, limit=limits.page_size, offset=offset)
-        result.requests += 1
-        result.pages += 1
-        result.skipped_items += page.skipped
-        fresh = [img for img in page.images if img["image_id"] not in seen]
-        seen.update(img["image_id"] for img in fresh)
-        result.seen = len(seen)
-        observations = [Observation(img, resolve(img)) for img in fresh]
-        _note_active(result, observations, now)
-        applied = tracker.apply(account, observations, mode=mode, now=now)
-        result.events.extend(applied.events)
-        if on_page is not None:
-            on_page(account, result)
-        for image_id in applied.gave_up:
-            log.warning("image %s of %s is still not final after the age limit: no longer tracked",
-                        image_id, account)
-        had_tracked = any(obs.image_id in remaining for obs in observations)
-        remaining.difference_update(obs.image_id for obs in observations)
-        new = set(applied.new_ids)
-        if mode is Mode.BASELINE:
-            # On a first poll everything is new; only active images are worth another page.
-            interesting = any(not obs.status.final for obs in observations if obs.image_id in new)
-        else:
-            # Unknown but old images are history we had not paged through, not news.
-            interesting = any(
-                not is_old(obs.image, now, limits.max_age_s) for obs in observations if obs.image_id in new
-            )
-
-        consumed = len(page.images) + page.skipped
-        if consumed == 0:
-            break
-        offset += consumed
-        if page.total is not None and offset >= page.total:
-            break
-        if mode is Mode.BACKFILL:
+    scan = _Scan(upstream, tracker, account, limits, now, backfill, on_page)
+    top = Sweep(offset=0, follow_tracked=not scan.state.cursors)
+    left: list[Cursor] = []
+    if scan.sweep(top) and (cursor := scan.cursor_of(top)) is not None:
+        left.append(cursor)
+    floor = top.offset
+    for old in scan.state.cursors:
+        if old.boundary in scan.passed:
+            continue  # an earlier read of this poll went past it
+        if scan.pages_left <= 0:
+            left.append(old)
             continue
-        if not interesting and (not remaining or not had_tracked):
-            break
-    for image_id in sorted(remaining)[: limits.max_lookups]:
-        result.requests += 1
-        result.lookups += 1
-        try:
-            image = upstream.get_image(image_id)
-            observation = Observation(image, resolve(image))
-        except UpstreamNotFound:
-            observation = Observation({"image_id": image_id}, deleted())
-        applied = tracker.apply(account, [observation], mode=Mode.NORMAL, now=now)
-        result.events.extend(applied.events)
-        _note_active(result, [observation], now)
-    return result
+        sweep = scan.resume(old, top.total, floor)
+        capped = scan.sweep(sweep)
+        floor = max(floor, sweep.offset)
+        if capped:
+            if sweep.passed:
+                left.append(scan.cursor_of(sweep) or old)
+            else:
+                # Not back at where the last read stopped yet: keep looking for the same boundary from here.
+                left.append(Cursor(offset=sweep.offset, total=sweep.total, boundary=old.boundary,
+                                   boundary_created=old.boundary_created, baseline=old.baseline))
+    if len(left) > MAX_CURSORS:
+        left = [*left[:MAX_CURSORS - 1], max(left[MAX_CURSORS - 1:], key=lambda c: c.offset)]
+    if left:
+        scan.result.capped = True
+        log.warning("%s: %d page(s) read and more to come; the next poll resumes at offset %d",
+                    account, scan.result.pages, min(c.offset for c in left))
+    if left or scan.state.cursors:
+        tracker.save_cursors(account, left)
+    scan.lookups()
+    return scan.result
 
 
 def _note_active(result: ScanResult, observations: list[Observation], now: float) -> None:

@@ -43,7 +43,7 @@ def setup(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> Any:
                       known_ttl_s=86400)
     clock = Clock()
     upstream = UpstreamClient("http://sim/v2/pixverse", "tok", timeout_s=1, transport=sim_transport(state))
-    poller = Poller(settings, upstream, tracker, fake_redis, clock=clock, rng=random.Random(0))
+    poller = Poller(settings, upstream, tracker, fake_redis, clock=clock, monotonic=clock, rng=random.Random(0))
     yield poller, state, clock, events
     poller.close()
 
@@ -106,7 +106,7 @@ def test_discovers_accounts_and_falls_back_to_no_email(make_settings: Any, fake_
     upstream = UpstreamClient("http://sim/v2/pixverse", "tok", timeout_s=1, transport=sim_transport(state))
     tracker = Tracker(fake_redis, Keys("t"), enqueue=lambda p, e: None, max_age_s=86400, known_ttl_s=86400)
     clock = Clock()
-    poller = Poller(make_settings(), upstream, tracker, fake_redis, clock=clock)
+    poller = Poller(make_settings(), upstream, tracker, fake_redis, clock=clock, monotonic=clock)
     assert poller.accounts(clock.now) == ["_default"]  # 404 Configuration not found
     state.add_account(A)
     state.add_account(B)
@@ -118,7 +118,9 @@ def test_discovers_accounts_and_falls_back_to_no_email(make_settings: Any, fake_
 def test_pause_rules() -> None:
     settings = Settings(_env_file=None, poll_interval_s=2, upstream_backoff_max_s=300, upstream_auth_pause_s=600)
     rng = random.Random(0)
-    assert pause_after_error(UpstreamAuthError("401"), 1, settings, rng) == 600
+    # A 401 backs off from seconds up to the auth pause: a blip costs seconds (issue #10, case 12).
+    auth = [pause_after_error(UpstreamAuthError("401"), n, settings, rng) for n in range(1, 9)]
+    assert auth[0] <= 2.4 and 480 <= auth[-1] <= 600
     for failures, expected in enumerate([2, 6, 18, 54, 162, 300, 300], start=1):
         pause = pause_after_error(UpstreamUnavailable("503"), failures, settings, rng)
         assert 0.8 * expected <= pause <= min(300, 1.2 * expected)
@@ -231,3 +233,63 @@ def test_the_poller_stops_checking_in_while_it_cannot_write_state(setup: Any,
     result = poller.run_cycle()
     assert not result.errors, result.errors
     assert fake_redis.get(Keys(poller._settings.key_prefix).heartbeat("poller")) is not None
+
+
+def test_a_wall_clock_stepped_back_does_not_stop_polling(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> None:
+    # Issue #10, case 9: schedules on the wall clock stopped polling for as long as the clock went back.
+    settings: Settings = make_settings(accounts=[A], poll_interval_s=2.0)
+    state = SimState("tok")
+    state.add_account(A)
+    tracker = Tracker(fake_redis, Keys("t"), enqueue=lambda p, e: None, max_age_s=86400, known_ttl_s=86400)
+    upstream = UpstreamClient("http://sim/v2/pixverse", "tok", timeout_s=1, transport=sim_transport(state))
+    wall, mono = Clock(), Clock()
+    poller = Poller(settings, upstream, tracker, fake_redis, clock=wall, monotonic=mono)
+    assert [s.account for s in poller.run_cycle().scans] == [A]
+    wall.now -= 3600  # NTP steps the wall clock back an hour
+    mono.now += 2.5
+    assert [s.account for s in poller.run_cycle().scans] == [A]
+    poller.close()
+
+
+def test_an_account_that_leaves_discovery_keeps_no_schedule(make_settings: Any,
+                                                            fake_redis: fakeredis.FakeRedis) -> None:
+    # Issue #10, case 11: its old schedule stayed due forever and the loop woke every 10 ms.
+    state = SimState("tok")
+    state.add_account(A)
+    state.add_account(B)
+    upstream = UpstreamClient("http://sim/v2/pixverse", "tok", timeout_s=1, transport=sim_transport(state))
+    tracker = Tracker(fake_redis, Keys("t"), enqueue=lambda p, e: None, max_age_s=86400, known_ttl_s=86400)
+    clock = Clock()
+    poller = Poller(make_settings(), upstream, tracker, fake_redis, clock=clock, monotonic=clock)
+    poller.run_cycle()
+    assert set(poller._schedules) == {A, B}
+    with state.lock:
+        del state.accounts[B]
+    clock.now += 400
+    poller.run_cycle()
+    assert set(poller._schedules) == {A}
+    poller.close()
+
+
+def test_a_short_401_blip_pauses_for_seconds_and_is_logged_once(
+    make_settings: Any, fake_redis: fakeredis.FakeRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue #10, case 12: a 3-second 401 blip silenced every account for upstream_auth_pause_s (300 s).
+    settings: Settings = make_settings(accounts=[A], poll_interval_s=2.0, upstream_auth_pause_s=300)
+    state = SimState("tok")
+    state.add_account(A)
+    state.inject(401, {"error": "Unauthorized", "code": 401}, times=2)
+    tracker = Tracker(fake_redis, Keys("t"), enqueue=lambda p, e: None, max_age_s=86400, known_ttl_s=86400)
+    upstream = UpstreamClient("http://sim/v2/pixverse", "tok", timeout_s=1, transport=sim_transport(state))
+    clock = Clock()
+    start = clock.now
+    poller = Poller(settings, upstream, tracker, fake_redis, clock=clock, monotonic=clock, rng=random.Random(0))
+    polled_at = []
+    with caplog.at_level(logging.WARNING, logger="notifier.polling.poller"):
+        for _ in range(40):
+            if poller.run_cycle().scans:
+                polled_at.append(clock.now)
+            clock.now += 0.5
+    assert polled_at and polled_at[0] - start < 15  # two 401s: about 2 s, then 6 s
+    assert len([r for r in caplog.records if "401" in r.getMessage()]) == 1
+    poller.close()

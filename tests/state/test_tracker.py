@@ -111,10 +111,10 @@ def test_jobs_are_enqueued_in_the_same_transaction(make_settings: Any, fake_redi
 
 def test_finish_cycle_marks_baseline_and_trims(fake_redis: fakeredis.FakeRedis) -> None:
     tracker = make(fake_redis)
-    assert not tracker.account_state("a@x.com")[0]
+    assert tracker.account_state("a@x.com").baselined_at is None
     tracker.apply("a@x.com", [obs("old", 1)], mode=Mode.BASELINE, now=NOW - 90000)
     tracker.finish_cycle("a@x.com", NOW)
-    assert tracker.account_state("a@x.com")[0]
+    assert tracker.account_state("a@x.com").baselined_at == NOW
     assert fake_redis.zcard(Keys("t").known("a@x.com")) == 0
     assert 0 < fake_redis.ttl(Keys("t").meta("a@x.com")) <= 86400
 
@@ -122,7 +122,7 @@ def test_finish_cycle_marks_baseline_and_trims(fake_redis: fakeredis.FakeRedis) 
 def test_failed_cycle_does_not_mark_baseline(fake_redis: fakeredis.FakeRedis) -> None:
     tracker = make(fake_redis)
     tracker.finish_cycle("a@x.com", NOW, error="401")
-    assert not tracker.account_state("a@x.com")[0]
+    assert tracker.account_state("a@x.com").baselined_at is None
 
 
 def test_a_burst_for_a_webhook_becomes_batch_jobs(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> None:

@@ -1,7 +1,9 @@
+from datetime import UTC, datetime
+
 import pytest
 
-from notifier.state.transitions import Mode, Tracked, decide
-from notifier.upstream.statuses import Status, resolve
+from notifier.state.transitions import HISTORY_SLACK_S, Mode, Tracked, decide
+from notifier.upstream.statuses import NO_INFORMATION, Status, resolve
 
 NOW = 1_800_000_000.0
 QUEUED, GENERATING, COMPLETED = Status("QUEUED", 5, False), Status("GENERATING", 9, False), Status("COMPLETED", 1, True)
@@ -21,10 +23,10 @@ def test_same_status_is_no_event() -> None:
 
 def test_change_is_one_event_and_keeps_tracking_until_final() -> None:
     decision = run(Tracked(QUEUED, NOW - 10), True, GENERATING)
-    assert decision.emit and decision.previous == QUEUED
-    assert decision.track == Tracked(GENERATING, NOW - 10)
-    final = run(Tracked(GENERATING, NOW - 10), True, COMPLETED)
-    assert final.emit and final.previous == GENERATING and final.track is None
+    assert decision.emit and decision.previous == QUEUED and decision.seq == 0
+    assert decision.track == Tracked(GENERATING, NOW - 10, seq=1)
+    final = run(Tracked(GENERATING, NOW - 10, seq=1), True, COMPLETED)
+    assert final.emit and final.previous == GENERATING and final.track is None and final.seq == 1
 
 
 def test_known_final_image_is_silent() -> None:
@@ -37,7 +39,7 @@ def test_first_sight(mode: Mode, emits: bool) -> None:
     completed = run(None, False, COMPLETED, mode)
     assert completed.emit is emits and completed.track is None and completed.previous is None
     queued = run(None, False, QUEUED, mode)
-    assert queued.emit is emits and queued.track == Tracked(QUEUED, NOW)
+    assert queued.emit is emits and queued.track == Tracked(QUEUED, NOW, seq=1 if emits else 0)
 
 
 def test_unknown_code_changes_are_events() -> None:
@@ -63,3 +65,35 @@ def test_old_unknown_image_is_recorded_without_event() -> None:
 def test_tracked_state_round_trips() -> None:
     tracked = Tracked(Status("UNKNOWN", 6, False), 12.0)  # whole seconds are kept: memory
     assert Tracked.load(tracked.dump()) == tracked
+
+
+def test_no_status_is_no_transition() -> None:
+    # Issue #10, case 4: a null status was "unknown", then a second false event back to the real status.
+    tracked = Tracked(GENERATING, NOW - 10, seq=1)
+    decision = run(tracked, True, NO_INFORMATION)
+    assert not decision.emit and decision.track == tracked and not decision.skip
+    unseen = run(None, False, NO_INFORMATION)
+    assert not unseen.emit and unseen.skip
+
+
+def test_an_unseen_image_older_than_the_first_poll_is_history() -> None:
+    # Issue #10, case 1: recent history the first poll did not read was announced as new later.
+    def at(offset_s: float) -> dict[str, str]:
+        stamp = datetime.fromtimestamp(NOW + offset_s, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"image_id": "i", "created_at": stamp}
+
+    first_poll = NOW - 600
+    history = decide(tracked=None, known=False, status=COMPLETED, image=at(-1200), mode=Mode.NORMAL, now=NOW,
+                     max_age_s=86400, history_before=first_poll)
+    assert not history.emit
+    news = decide(tracked=None, known=False, status=COMPLETED, image=at(-300), mode=Mode.NORMAL, now=NOW,
+                  max_age_s=86400, history_before=first_poll)
+    assert news.emit
+    # Within the slack (whole-second stamps, an upstream clock behind ours) it is announced, not dropped.
+    near = decide(tracked=None, known=False, status=COMPLETED, image=at(-600 - HISTORY_SLACK_S / 2),
+                  mode=Mode.NORMAL, now=NOW, max_age_s=86400, history_before=first_poll)
+    assert near.emit
+
+
+def test_old_tracked_state_without_a_sequence_loads() -> None:
+    assert Tracked.load('["GENERATING",9,12]') == Tracked(GENERATING, 12.0, seq=0)

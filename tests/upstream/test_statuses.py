@@ -1,6 +1,6 @@
 import pytest
 
-from notifier.upstream.statuses import Status, resolve
+from notifier.upstream.statuses import NO_INFORMATION, Status, resolve
 
 
 @pytest.mark.parametrize(
@@ -26,13 +26,19 @@ def test_unknown_codes_are_unknown_and_not_final(code: int) -> None:
 
 @pytest.mark.parametrize(
     "image",
-    [{}, {"image_status": "1"}, {"image_status": True}, {"image_status": None}, {"image_status": 1.5}],
+    [{}, {"image_status": True}, {"image_status": None}, {"image_status": 1.5},
+     {"error": "Internal error", "code": 500}, {"image_status": None, "image_status_name": None}],
 )
-def test_missing_or_garbage_codes(image: dict[str, object]) -> None:
+def test_missing_null_or_garbage_codes_are_no_information(image: dict[str, object]) -> None:
+    # Issue #10, case 4: these were UNKNOWN, an invented transition (and a second one back).
     status = resolve(image)
-    assert status.name == "UNKNOWN"
-    assert status.code is None
-    assert status.final is False
+    assert status == NO_INFORMATION
+    assert not status.informative and status.final is False
+
+
+def test_a_code_sent_as_a_string_is_read() -> None:
+    assert resolve({"image_status": "1"}).name == "COMPLETED"
+    assert resolve({"image_status": None, "image_status_name": "GENERATING"}).name == "GENERATING"
 
 
 def test_garbage_names_fall_back_to_the_table() -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from notifier.errors import UpstreamNotFound
@@ -37,7 +37,7 @@ from notifier.upstream.sweep import Sweep
 
 log = logging.getLogger(__name__)
 
-MAX_CURSORS = 8  # regions still to read after bursts; more than this many are merged into the deepest
+MAX_CURSORS = 8  # regions still to read after bursts; the deepest of more than this many are merged
 
 
 @dataclass(slots=True)
@@ -212,10 +212,11 @@ def scan_account(
     for old in scan.state.cursors:
         if old.boundary in scan.passed:
             continue  # an earlier read of this poll went past it
-        if scan.pages_left <= 0:
-            left.append(old)
-            continue
         sweep = scan.resume(old, top.total, floor)
+        if scan.pages_left <= 0:
+            # Not read this time; where the reads of this poll stopped is where the next one starts looking.
+            left.append(replace(old, offset=sweep.offset + limits.page_size, total=top.total))
+            continue
         capped = scan.sweep(sweep)
         floor = max(floor, sweep.offset)
         if capped:
@@ -226,7 +227,11 @@ def scan_account(
                 left.append(Cursor(offset=sweep.offset, total=sweep.total, boundary=old.boundary,
                                    boundary_created=old.boundary_created, baseline=old.baseline))
     if len(left) > MAX_CURSORS:
-        left = [*left[:MAX_CURSORS - 1], max(left[MAX_CURSORS - 1:], key=lambda c: c.offset)]
+        # Merged: read from the shallowest of them, on past the deepest one's boundary.
+        merged = left[MAX_CURSORS - 1:]
+        left = [*left[:MAX_CURSORS - 1], replace(merged[0], boundary=merged[-1].boundary,
+                                                 boundary_created=merged[-1].boundary_created,
+                                                 baseline=all(c.baseline for c in merged))]
     if left:
         scan.result.capped = True
         log.warning("%s: %d page(s) read and more to come; the next poll resumes at offset %d",

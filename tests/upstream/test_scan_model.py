@@ -57,6 +57,9 @@ class Truth:
     deleted: bool = False
     changed_since_first_poll: bool = False
     at_first_poll: tuple[str, int | None] | None = None
+    at_polls: set[str] = field(default_factory=set)
+    """The statuses it had when the polls after the first ended (kept only for images the first poll showed
+    without a status: the notifier records the first of them it sees silently when the image is history)."""
     announced: list[tuple[str, int | None]] = field(default_factory=list)
 
     @property
@@ -118,7 +121,7 @@ class ScanMachine(RuleBasedStateMachine):
                 if truth.deleted and not truth.announced and not tracked_at_first:
                     continue  # gone before the notifier ever saw it (a perfect observer may have: see README)
                 if not truth.announced and self.is_history(truth):
-                    continue  # no status at the first poll: never seen, history (README, "History stays history")
+                    continue  # no status at the first poll: history, recorded when first seen with one
                 if truth.announced:
                     assert truth.announced[-1] == current, (image_id, truth)
                 elif not truth.before_first_poll or current != truth.at_first_poll:
@@ -126,8 +129,9 @@ class ScanMachine(RuleBasedStateMachine):
         self.upstream.close()
 
     def is_history(self, truth: Truth) -> bool:
-        """Shown without a status at the first poll, so never seen, and created more than a minute before it
-        (``created_at`` has whole seconds): history, never announced, as the README promises."""
+        """Shown without a status at the first poll, so not seen then, and created more than a minute before it
+        (``created_at`` has whole seconds): history (README, "History stays history"). The first poll that sees
+        it with a status records it without an event; what it does after that is announced."""
         return truth.before_first_poll and truth.at_first_poll is None and \
             math.floor(truth.created) < self.first_poll_at - 60.0
 
@@ -235,8 +239,12 @@ class ScanMachine(RuleBasedStateMachine):
             if truth.announced or not truth.before_first_poll:
                 assert event.data["previous_status"] == previous, (event.data, truth)
             elif truth.at_first_poll is None:
-                # Shown without a status at the first poll (never seen): new, unless history.
-                assert not self.is_history(truth) and event.data["previous_status"] is None, (event.data, truth)
+                # Shown without a status at the first poll (not seen): new, or history recorded silently by a
+                # later poll (with the status it had then) and announced once it changed after that.
+                if self.is_history(truth):
+                    assert event.data["previous_status"] in truth.at_polls, (event.data, truth)
+                else:
+                    assert event.data["previous_status"] is None, (event.data, truth)
             else:
                 # Recorded silently by a first poll: announced only once it changed after it.
                 assert truth.changed_since_first_poll and event.data["previous_status"] is not None, truth
@@ -244,6 +252,9 @@ class ScanMachine(RuleBasedStateMachine):
             assert self.ids.setdefault(event.id, key) == key, f"{event.id} names two transitions"
             assert list(self.ids).count(event.id) == 1
             truth.announced.append(name_of(event))
+        for truth in self.truth.values():
+            if not first and truth.before_first_poll and truth.at_first_poll is None and truth.current is not None:
+                truth.at_polls.add(truth.current[0])
 
     @invariant()
     def no_image_announced_twice_with_one_id(self) -> None:

@@ -27,8 +27,10 @@ _names = itertools.count()
 # Property and model-based tests: bounded for CI by default; HYPOTHESIS_PROFILE=long runs them longer
 # (`HYPOTHESIS_PROFILE=long scripts/test -k "fuzz or model"`).
 _quiet = [hypothesis.HealthCheck.too_slow]
+# CI explores the same examples every run (derandomize): a red CI names a change, not a lucky seed; the long
+# profile explores at random.
 hypothesis.settings.register_profile("ci", max_examples=150, stateful_step_count=30, deadline=None,
-                                     suppress_health_check=_quiet)
+                                     suppress_health_check=_quiet, derandomize=True)
 hypothesis.settings.register_profile("long", max_examples=5_000, stateful_step_count=60, deadline=None,
                                      suppress_health_check=_quiet)
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

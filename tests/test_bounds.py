@@ -18,7 +18,7 @@ from notifier.delivery.egress import EgressPolicy
 from notifier.delivery.sinks import webhook
 from notifier.delivery.sinks.bulk import send_all
 from notifier.errors import DeliveryError, UpstreamProtocolError
-from notifier.runtime.settings import WebhookConfig
+from notifier.runtime.sink_config import WebhookConfig
 from notifier.state.events import build_event
 from notifier.upstream.client import UpstreamClient
 from notifier.upstream.statuses import resolve

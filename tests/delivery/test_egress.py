@@ -21,7 +21,7 @@ from notifier.delivery.egress import EgressDenied, EgressPolicy, decide
 from notifier.delivery.sinks import webhook
 from notifier.delivery.sinks.bulk import send_all
 from notifier.errors import DeliveryError
-from notifier.runtime.settings import WebhookConfig
+from notifier.runtime.sink_config import WebhookConfig
 from tests.conftest import SECRET
 from tests.delivery.sinks.hostile import event
 from tests.support.receiver import Receiver

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from notifier.delivery.sinks import build_sinks
 from notifier.errors import ConfigError
-from notifier.runtime.settings import ENV_PREFIX, Settings, load_settings
+from notifier.runtime.setting_errors import ENV_PREFIX
+from notifier.runtime.settings import Settings, load_settings
 from notifier.upstream.client import UpstreamClient
 from tests.conftest import SECRET
 from tests.support.strategies import json_values

@@ -6,7 +6,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from notifier.delivery.sinks import webhook
 from notifier.errors import DeliveryError
-from notifier.runtime.settings import WebhookConfig
+from notifier.runtime.sink_config import WebhookConfig
 from notifier.state.events import build_event
 from notifier.upstream.statuses import resolve
 from tests.conftest import SECRET

@@ -15,6 +15,7 @@ import redis
 from notifier.runtime.settings import Settings
 from notifier.sandbox.sim_state import SimState
 from notifier.sandbox.simulator import Simulator
+from tests.support.leaks import SCANNED
 from tests.support.processes import Proc, settings_env
 from tests.support.receiver import Receiver
 from tests.support.redis_server import RedisServer
@@ -34,6 +35,32 @@ hypothesis.settings.register_profile("ci", max_examples=150, stateful_step_count
 hypothesis.settings.register_profile("long", max_examples=5_000, stateful_step_count=60, deadline=None,
                                      suppress_health_check=_quiet)
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The longest tests go first: parallel workers (scripts/test) then overlap them with the rest instead of
+    # running them alone at the end. A stable sort keeps every other test in its place.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Under pytest-xdist each worker scans its own tests: it hands its counts to the controller.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["secret_scan"] = dict(SCANNED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    for what, count in getattr(node, "workeroutput", {}).get("secret_scan", {}).items():
+        SCANNED[what] += count
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if SCANNED["tests"]:
+        terminalreporter.write_line(
+            "secret scan: " + ", ".join(f"{count} {what}" for what, count in SCANNED.items()) + " scanned, "
+            "no secret found (or the test failed)")
 
 
 @pytest.fixture(autouse=True)

@@ -147,6 +147,7 @@ def bash(script: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], Path]
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_trying_it_against_the_simulator_shows_events_for_a_minute(receiver: Callable) -> None:
     """The README's two blocks, `scripts/run simulate` and `scripts/run` against it, run by bash as they
     stand (on a free port, with a local receiver as webhook): events keep coming, not just a first few."""

@@ -12,13 +12,12 @@ from notifier.runtime.settings import Settings
 from notifier.sandbox.simulator import Simulator
 from tests.conftest import SECRET
 from tests.support import processes
-from tests.support.leaks import find_leaks, redis_texts, secrets_in_env
+from tests.support.leaks import SCANNED, find_leaks, redis_texts, secrets_in_env
 from tests.support.processes import Proc, settings_env
 from tests.support.receiver import Receiver
 
 A = "artist@example.com"
 _BUILT: list[Settings] = []
-SCANNED = {"tests": 0, "logs": 0, "redis values": 0, "statuses": 0}
 
 
 @dataclass
@@ -107,10 +106,3 @@ def no_secret_leaves(redis_url: str, real_redis: redis.Redis) -> Iterator[None]:
     SCANNED["statuses"] += len(_BUILT)
     leaks = find_leaks(texts, secrets)
     assert not leaks, "secrets written down: " + "; ".join(leaks)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if SCANNED["tests"]:
-        terminalreporter.write_line(
-            "secret scan: " + ", ".join(f"{count} {what}" for what, count in SCANNED.items()) + " scanned, "
-            "no secret found (or the test failed)")

@@ -11,6 +11,7 @@ from bench.faults import run_suite, table
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.slow
 def test_no_final_status_is_lost_through_the_short_fault_suite() -> None:
     started = time.monotonic()
     rows = run_suite(short=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fakeredis
+import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -262,3 +263,4 @@ class ScanMachine(RuleBasedStateMachine):
 
 
 TestScanModel = ScanMachine.TestCase
+TestScanModel.pytestmark = [pytest.mark.slow]

@@ -28,29 +28,38 @@ KEEP = frozenset({"image_id", "image_status", "image_status_name", "image_status
 """Fields never cut for size (they are short in every real answer; they route and describe the event)."""
 
 
+class _Capped:
+    """The first ``cap`` bytes of a body fed chunk by chunk (one rule for the sync and async readers)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.kept: list[bytes] = []
+        self.size = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep what fits of ``chunk``; True when the cap is passed (the rest is left unread)."""
+        if self.size + len(chunk) > self.cap:
+            self.kept.append(chunk[: self.cap - self.size])
+            return True
+        self.kept.append(chunk)
+        self.size += len(chunk)
+        return False
+
+
 def read_capped(chunks: Iterator[bytes], cap: int) -> tuple[bytes, bool]:
     """At most ``cap`` bytes of a body read chunk by chunk; True when there was more (left unread)."""
-    kept: list[bytes] = []
-    size = 0
-    for chunk in chunks:
-        if size + len(chunk) > cap:
-            kept.append(chunk[: cap - size])
-            return b"".join(kept), True
-        kept.append(chunk)
-        size += len(chunk)
-    return b"".join(kept), False
+    capped = _Capped(cap)
+    over = any(capped.add(chunk) for chunk in chunks)
+    return b"".join(capped.kept), over
 
 
 async def read_capped_async(chunks: AsyncIterator[bytes], cap: int) -> tuple[bytes, bool]:
-    kept: list[bytes] = []
-    size = 0
+    """:func:`read_capped` of an async body."""
+    capped = _Capped(cap)
     async for chunk in chunks:
-        if size + len(chunk) > cap:
-            kept.append(chunk[: cap - size])
-            return b"".join(kept), True
-        kept.append(chunk)
-        size += len(chunk)
-    return b"".join(kept), False
+        if capped.add(chunk):
+            return b"".join(capped.kept), True
+    return b"".join(capped.kept), False
 
 
 def _bound(value: Any, depth: int) -> Any:

@@ -28,7 +28,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from notifier.errors import ConfigError, NotifierError
-from notifier.runtime.procs import dies_with_this_process
+from notifier.runtime.procs import dies_with_this_process, stop_process
 
 log = logging.getLogger(__name__)
 
@@ -166,13 +166,8 @@ class EmbeddedRedis:
             time.sleep(0.02)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()  # Redis flushes its append-only file on SIGTERM
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)  # SIGTERM: Redis flushes its append-only file first
         self.process = None
         if self._lock is not None:
             self._lock.close()

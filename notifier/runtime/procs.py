@@ -6,6 +6,7 @@ import ctypes
 import functools
 import os
 import signal
+import subprocess
 from collections.abc import Callable
 
 _PR_SET_PDEATHSIG = 1
@@ -32,3 +33,15 @@ def dies_with_this_process(sig: int = signal.SIGTERM) -> Callable[[], None]:
     delivery cut short is sent again): it must not linger finishing a delivery for a parent that is gone.
     """
     return functools.partial(die_with_parent, sig, os.getpid())
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> None:
+    """Send ``sig`` and wait for the process to exit; SIGKILL it if it has not after ``timeout_s``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -17,6 +17,7 @@ import time
 import redis
 
 from notifier.runtime import embedded_redis
+from notifier.runtime.procs import stop_process
 
 
 def free_port() -> int:
@@ -70,12 +71,7 @@ class RedisServer:
         """Take the server away: SIGTERM (it saves its append-only file) or SIGKILL."""
         if self.process is None:
             return
-        self.process.send_signal(sig)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, sig)
         self.process = None
 
     def stop(self) -> None:

@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     health = command("health", "exit 0 when Redis answers and the poller and workers checked in")
     health.add_argument("--role", choices=["run", "poller", "worker"], default="run",
                         help="what this container runs (default: run, both)")
+    render = command("render", "show what a sink would send for a sample event (its templates at work)")
+    render.add_argument("sink", help="the sink's name (see `notifier status`)")
+    render.add_argument("--type", default="image.completed", metavar="TYPE",
+                        help="the event type of the sample (default image.completed)")
     command("gen-secret", "print a new whsec_ signing secret")
     return parser
 
@@ -153,6 +157,20 @@ def _test_sink(settings: Settings, name: str | None) -> int:
     return 0 if all(outcome.ok for outcome in outcomes) else 1
 
 
+def _render(settings: Settings, name: str, event_type: str) -> int:
+    from notifier.delivery.sinks import build_sinks
+    from notifier.delivery.sinks.preview import preview
+    from notifier.state.events import EVENT_TYPES
+
+    sinks = build_sinks(settings)
+    if name not in sinks:
+        raise ConfigError(f"no sink named {name!r}; configured: {', '.join(sinks) or 'none'}")
+    if event_type not in EVENT_TYPES:
+        raise ConfigError(f"unknown event type {event_type!r} (known: {', '.join(sorted(EVENT_TYPES))})")
+    print(preview(sinks[name], event_type))
+    return 0
+
+
 @contextmanager
 def _redis_ready(settings: Settings) -> Iterator[tuple[Settings, EmbeddedRedis]]:
     """The settings with an embedded Redis server to use for this run, and that server."""
@@ -198,6 +216,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, embedded: EmbeddedRe
         return 1 if found else 0
     if args.command == "test-sink":
         return _test_sink(settings, args.name)
+    if args.command == "render":
+        return _render(settings, args.sink, args.type)
     if args.command == "replay":
         from notifier.ops.report import replay_failed
         from notifier.runtime.app import connect

@@ -73,9 +73,13 @@ class DeliveryError(NotifierError):
         retry_after_s: float | None = None,
         response_text: str = "",
         answered_at: float | None = None,
+        max_attempts: int | None = None,
     ):
         super().__init__(message)
         self.retryable = retryable
+        self.max_attempts = max_attempts
+        """Fewer tries than ``NOTIFIER_DELIVERY_MAX_ATTEMPTS`` for this kind of failure (an Apprise failure,
+        which cannot tell a refusal from an outage); None: the setting."""
         self.status_code = status_code
         self.retry_after_s = retry_after_s
         self.response_text = response_text

@@ -41,7 +41,7 @@ class DeliveryContext:
         http = egress_hooks.client(policy, max_connections=32)
         return cls(
             settings=settings,
-            sinks=build_sinks(settings),
+            sinks=build_sinks(settings, connection),
             client=http,
             rng=random.Random(),
             store=connection,

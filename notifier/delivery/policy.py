@@ -41,7 +41,10 @@ def next_try(
     error: DeliveryError, failures: int, settings: Settings, rng: random.Random
 ) -> float | None:
     """Seconds until the next try after the ``failures``-th failure, or None when it is final. Pure."""
-    if not error.retryable or failures >= settings.delivery_max_attempts:
+    cap = settings.delivery_max_attempts
+    if error.max_attempts is not None:
+        cap = min(cap, error.max_attempts)
+    if not error.retryable or failures >= cap:
         return None
     return backoff_s(
         failures,

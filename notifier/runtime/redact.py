@@ -1,7 +1,8 @@
 """What must never be written down: the configured secrets, and control characters from outside.
 
-- :class:`Redactor` masks every configured secret (the useapi.net token, webhook secrets, sink URLs,
-  Redis and metrics passwords) and a few shapes of secret whoever configured them (``whsec_…``,
+- :class:`Redactor` masks every configured secret (the useapi.net token, webhook secrets and custom
+  header values, sink URLs, Apprise URLs and every part of them that could be a token, Slack bot
+  tokens, Redis and metrics passwords) and a few shapes of secret whoever configured them (``whsec_…``,
   ``Bearer …``, a password in a URL). It is applied to every log line, to the exception texts RQ
   stores in its failed registry, to an account's ``last_error`` and to what ``notifier status`` shows.
 - :func:`clean_text` turns control characters (newlines included, and the Unicode line separators and
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 from notifier.runtime.checks import redis_url_secrets
 from notifier.runtime.settings import Settings
 from notifier.runtime.sink_config import WebhookConfig
+from notifier.runtime.sink_config_chat import AppriseConfig, SlackBotConfig, apprise_secrets
 
 MASK = "[redacted]"
 MIN_SECRET_LENGTH = 6
@@ -48,11 +50,17 @@ def secrets_of(settings: Settings) -> list[str]:
               settings.redis_password.get_secret_value(), *redis_url_secrets(settings.redis_url),
               settings.metrics_token.get_secret_value()]
     for sink in settings.all_sinks():
-        values.append(sink.url)
+        if not isinstance(sink, SlackBotConfig):  # a bot's URL is Slack's API; its token is the secret
+            values.append(sink.url)
         if isinstance(sink, WebhookConfig):
             values.append(sink.secret.get_secret_value())
             for secret in sink.secrets():
                 values += [secret, secret.removeprefix("whsec_")]
+            values += sink.header_values().values()
+        elif isinstance(sink, AppriseConfig):
+            values += apprise_secrets(sink.url)
+        elif isinstance(sink, SlackBotConfig):
+            values.append(sink.token.get_secret_value())
     return [v for v in values if v]
 
 

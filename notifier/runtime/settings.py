@@ -100,6 +100,10 @@ class Settings(UpstreamSettings, SinkSettings, DeliverySettings, SettingsGroup):
             raise ValueError("NOTIFIER_REDIS_PASSWORD needs NOTIFIER_REDIS_URL (the embedded Redis has no password)")
         if bool(self.webhook_url) != bool(self.webhook_secret.get_secret_value()):
             raise ValueError("NOTIFIER_WEBHOOK_URL and NOTIFIER_WEBHOOK_SECRET must be set together")
+        if self.webhook_headers and not self.webhook_url:
+            raise ValueError("NOTIFIER_WEBHOOK_HEADERS needs NOTIFIER_WEBHOOK_URL")
+        if bool(self.slack_bot_token.get_secret_value()) != bool(self.slack_channel):
+            raise ValueError("NOTIFIER_SLACK_BOT_TOKEN and NOTIFIER_SLACK_CHANNEL must be set together")
         if self.delivery_job_timeout_s <= self.delivery_timeout_s + 1:
             raise ValueError("NOTIFIER_DELIVERY_JOB_TIMEOUT_S must exceed NOTIFIER_DELIVERY_TIMEOUT_S by over 1 s")
         names = [sink.name for sink in self.all_sinks()]

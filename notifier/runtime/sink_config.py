@@ -1,9 +1,12 @@
-"""Configuration of each destination (webhook, Slack, Discord) and its routing filters.
+"""Configuration of each destination (webhook, Slack, Discord; Apprise and Slack bots in
+:mod:`~notifier.runtime.sink_config_chat`) and its routing filters.
 
 Every sink can filter by event type, account email and model. Defaults:
 webhooks get every event; chat sinks get the final ones (completed,
 moderated, failed). URLs are secrets (they carry tokens): never in a repr,
-a log line or an error; a sink is named by its ``name``.
+a log line or an error; a sink is named by its ``name``. A webhook's custom
+header values are secrets too. Templates are checked when the settings load
+(:func:`notifier.delivery.sinks.templates.check`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ from notifier.state.events import EVENT_TYPES
 
 FINAL_EVENTS: tuple[str, ...] = ("image.completed", "image.moderated", "image.failed")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+_HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+RESERVED_HEADERS = frozenset({
+    "webhook-id", "webhook-timestamp", "webhook-signature",  # the signature: never replaced by configuration
+    "content-type", "content-length", "content-encoding", "transfer-encoding", "host", "connection",
+})
+MAX_HEADERS = 20
 
 
 def check_http_url(value: str) -> str:
@@ -162,12 +171,46 @@ class SinkConfig(BaseModel):
         return self.models is None or model in self.models
 
 
+def check_template(value: str | None, target: str) -> str | None:
+    if value is None:
+        return None
+    from notifier.delivery.sinks.templates import check  # Jinja2 is imported only when a template is configured
+
+    check(value, target)
+    return value
+
+
+def check_headers(headers: dict[str, SecretStr]) -> dict[str, SecretStr]:
+    """Header names a receiver can read, values that cannot split a request, and never the signature's."""
+    if len(headers) > MAX_HEADERS:
+        raise ValueError(f"has more than {MAX_HEADERS} headers")
+    seen: set[str] = set()
+    for name, value in headers.items():
+        if not _HEADER_NAME_RE.match(name):
+            raise ValueError("header names must be 1-64 characters of a token (letters, digits, '-', ...)")
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"header {name!r} is set by the notifier (the signature and the body's framing)")
+        if name.lower() in seen:
+            raise ValueError(f"header {name!r} is given twice")
+        seen.add(name.lower())
+        text = value.get_secret_value()
+        if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in text) or not text.isascii():
+            raise ValueError(f"header {name!r} must be printable ASCII (no line breaks)")
+    return headers
+
+
 class WebhookConfig(SinkConfig):
     """A Standard Webhooks endpoint: every event by default, signed."""
 
     kind: ClassVar[str] = "webhook"
     secret: SecretStr
     """Standard Webhooks signing secret (``whsec_...``); several, space- or comma-separated, while rotating."""
+    headers: dict[str, SecretStr] = Field(default_factory=dict, repr=False)
+    """Headers added to every request (a receiver's API key, say); values are secrets. The signature's
+    headers cannot be replaced."""
+    payload_template: str | None = Field(None, repr=False)
+    """A Jinja2 template of the body, which must render JSON (every printed value is written as JSON);
+    None: the Standard Webhooks event."""
 
     @field_validator("secret")
     @classmethod
@@ -175,26 +218,66 @@ class WebhookConfig(SinkConfig):
         check_webhook_secrets(value.get_secret_value())
         return value
 
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        return check_headers(value)
+
+    @field_validator("payload_template")
+    @classmethod
+    def _payload_template(cls, value: str | None) -> str | None:
+        return check_template(value, "json")
+
+    def header_values(self) -> dict[str, str]:
+        return {name: value.get_secret_value() for name, value in self.headers.items()}
+
     def secrets(self) -> list[str]:
         """Every secret a delivery is signed with (one signature each)."""
         return split_secrets(self.secret.get_secret_value())
 
 
-class SlackConfig(SinkConfig):
+class ChatConfig(SinkConfig):
+    """A destination for people: final events by default, its title and text from templates."""
+
+    default_events: ClassVar[tuple[str, ...] | None] = FINAL_EVENTS
+    title_target: ClassVar[str] = "plain"
+    text_target: ClassVar[str] = "plain"
+    title_template: str | None = None
+    """Jinja2 template of the message's title; None: today's (``{{ emoji }} {{ title }}``)."""
+    text_template: str | None = None
+    """Jinja2 template of the message's text; None: the kind's default (the prompt)."""
+    def text_target_of(self) -> str:
+        return self.text_target
+
+    @model_validator(mode="after")
+    def _templates(self) -> ChatConfig:
+        try:
+            check_template(self.title_template, self.title_target)
+        except ValueError as exc:
+            raise ValueError(f"title_template {exc}") from None
+        try:
+            check_template(self.text_template, self.text_target_of())
+        except ValueError as exc:
+            raise ValueError(f"text_template {exc}") from None
+        return self
+
+
+class SlackConfig(ChatConfig):
     """A Slack incoming webhook: final events by default."""
 
     kind: ClassVar[str] = "slack"
-    default_events: ClassVar[tuple[str, ...] | None] = FINAL_EVENTS
+    text_target: ClassVar[str] = "slack"
     # Slack: about one message per second per incoming webhook, short bursts allowed.
     rate_per_s: ClassVar[float | None] = 1.0
     burst: ClassVar[int] = 3
 
 
-class DiscordConfig(SinkConfig):
+class DiscordConfig(ChatConfig):
     """A Discord webhook: final events by default."""
 
     kind: ClassVar[str] = "discord"
-    default_events: ClassVar[tuple[str, ...] | None] = FINAL_EVENTS
+    title_target: ClassVar[str] = "discord"
+    text_target: ClassVar[str] = "discord"
     # Discord: 5 requests per 2 s per webhook, and 30 messages a minute per channel.
     rate_per_s: ClassVar[float | None] = 0.5
     burst: ClassVar[int] = 5

@@ -52,6 +52,14 @@ class Keys:
         """String with a TTL: why a sink is gone (404/410), so that it is logged once."""
         return f"{self.prefix}:sink:{sink}:gone"
 
+    def thread(self, sink: str, item: str) -> str:
+        """Hash with a TTL: an item's Slack thread on a bot sink (parent ts, the event it shows, replies sent)."""
+        return f"{self.prefix}:sink:{sink}:thread:{item}"
+
+    def thread_claim(self, sink: str, item: str) -> str:
+        """String with a TTL: the one delivery posting the first message of an item's thread."""
+        return f"{self.prefix}:sink:{sink}:thread-claim:{item}"
+
     def heartbeat(self, role: str) -> str:
         """String with a TTL: the last time a process of this role did its work."""
         return f"{self.prefix}:heartbeat:{role}"

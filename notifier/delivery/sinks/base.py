@@ -21,12 +21,25 @@ USER_AGENT = "notifier/0.1"
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadPlan:
+    """Where a Slack bot's message goes: its channel, and the item whose thread it belongs to."""
+
+    channel: str
+    item: str
+    event_id: str
+    timestamp: str
+    threads: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SinkRequest:
     url: str
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     fallback_body: bytes | None = None
     """A simpler message to send once if the destination refuses ``body`` (Slack failing to fetch an image)."""
+    thread: ThreadPlan | None = None
+    """A Slack bot's message: which thread (see :mod:`notifier.delivery.sinks.slack_bot`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,9 @@
 ``allowed_mentions`` is empty, so a prompt holding ``@everyone`` or a user
 id pings nobody. Texts are cut to Discord's embed limits (title 256,
 description 4096, 25 fields of 256/1024, footer 2048, 6000 in all).
+
+The title and the description are the sink's templates (today's title and the prompt by default),
+every printed value markdown-escaped, so a prompt shows as typed (``**x**`` is not bold).
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from notifier.backoff import MAX_RETRY_AFTER_S
 from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, json_text, post
 from notifier.delivery.sinks.present import cut, present, utf16_len
+from notifier.delivery.sinks.templates import DEFAULT_TEXT, DEFAULT_TITLE, render
 from notifier.errors import DeliveryError
 
 if TYPE_CHECKING:
     import httpx
 
-    from notifier.runtime.sink_config import SinkConfig
+    from notifier.runtime.sink_config import ChatConfig
     from notifier.state.events import Event
 
 TITLE_MAX = 256
@@ -49,11 +53,12 @@ def _fit(embed: dict[str, Any]) -> None:
         holder[key] = cut(holder[key], max(MIN_TEXT, utf16_len(holder[key]) - overflow))
 
 
-def build_message(event: Event) -> dict[str, Any]:
+def build_message(event: Event, title_template: str | None = None, text_template: str | None = None,
+                  ) -> dict[str, Any]:
     p = present(event)
     embed: dict[str, Any] = {
-        "title": cut(f"{p.emoji} {p.title}", TITLE_MAX),
-        "description": cut(p.prompt or "(no prompt)", DESCRIPTION_MAX),
+        "title": cut(render("discord", title_template or DEFAULT_TITLE, event).strip() or " ", TITLE_MAX),
+        "description": cut(render("discord", text_template or DEFAULT_TEXT, event).strip() or " ", DESCRIPTION_MAX),
         "color": p.color,
         "timestamp": p.timestamp,
         "fields": [
@@ -69,10 +74,10 @@ def build_message(event: Event) -> dict[str, Any]:
     return {"username": "PixVerse notifier", "embeds": [embed], "allowed_mentions": {"parse": []}}
 
 
-def build_request(event: Event, config: SinkConfig, now: float) -> SinkRequest:
+def build_request(event: Event, config: ChatConfig, now: float) -> SinkRequest:
     return SinkRequest(
         url=config.url,
-        body=json_text(build_message(event)).encode(),
+        body=json_text(build_message(event, config.title_template, config.text_template)).encode(),
         headers={"content-type": "application/json", "user-agent": USER_AGENT},
     )
 

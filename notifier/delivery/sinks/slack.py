@@ -10,6 +10,11 @@ sent once instead.
 User text is untrusted: the prompt goes in ``plain_text`` (no mentions, no
 formatting), values inside ``mrkdwn`` are escaped (``&``, ``<``, ``>``), so a
 prompt cannot ping a channel, and every text is cut to Slack's limits.
+
+The header is the sink's title template, the first section its text template
+(:mod:`~notifier.delivery.sinks.templates`); by default the title is today's
+("✅ Image completed") and the text the prompt in ``plain_text``. A text
+template of the sink's own is mrkdwn, its printed values escaped.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from urllib.parse import urlsplit
 
 from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, json_text, post
 from notifier.delivery.sinks.present import cut, present
+from notifier.delivery.sinks.templates import DEFAULT_TITLE, render
+from notifier.delivery.sinks.templates import slack_escape as escape
 from notifier.errors import DeliveryError
 
 if TYPE_CHECKING:
     import httpx
 
-    from notifier.runtime.sink_config import SinkConfig
+    from notifier.runtime.sink_config import ChatConfig
     from notifier.state.events import Event
 
 # Slack's documented limits.
@@ -46,11 +53,6 @@ _WARNINGS = {
 }
 
 
-def escape(text: str) -> str:
-    """Slack's mrkdwn escaping: with ``<`` and ``>`` gone, no mention or link can be formed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def shows_inline(url: str) -> bool:
     try:
         return urlsplit(url).path.lower().endswith(INLINE_FORMATS)
@@ -58,16 +60,23 @@ def shows_inline(url: str) -> bool:
         return False
 
 
-def build_message(event: Event, *, with_image: bool = True) -> dict[str, Any]:
+def build_message(event: Event, *, with_image: bool = True, title_template: str | None = None,
+                  text_template: str | None = None) -> dict[str, Any]:
     p = present(event)
+    title = render("plain", title_template or DEFAULT_TITLE, event)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": cut(f"{p.emoji} {p.title}", HEADER_MAX)}},
+        {"type": "header", "text": {"type": "plain_text", "text": cut(title or " ", HEADER_MAX)}},
     ]
     if event.type in _WARNINGS:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _WARNINGS[event.type]}})
-    blocks.append(
-        {"type": "section", "text": {"type": "plain_text", "text": cut(p.prompt or "(no prompt)", SECTION_TEXT_MAX)}}
-    )
+    if text_template is None:
+        text = {"type": "plain_text", "text": cut(p.prompt or "(no prompt)", SECTION_TEXT_MAX)}
+        summary = f"{escape(title)}: {escape(p.prompt) or '(no prompt)'}"
+    else:
+        rendered = render("slack", text_template, event).strip() or " "
+        text = {"type": "mrkdwn", "text": cut(rendered, SECTION_TEXT_MAX)}
+        summary = f"{escape(title)}: {rendered}"
+    blocks.append({"type": "section", "text": text})
     facts = p.facts if p.kind == "completed" else [f for f in p.facts if f[0] in ("Account", "Status code")]
     if facts:
         blocks.append({
@@ -91,7 +100,6 @@ def build_message(event: Event, *, with_image: bool = True) -> dict[str, Any]:
         })
     context = f"{escape(p.image_id)} · {escape(p.timestamp)}"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(context, SECTION_TEXT_MAX)}]})
-    summary = f"{p.emoji} {p.title}: {escape(p.prompt) or '(no prompt)'}"
     return {"text": cut(summary, FALLBACK_TEXT_MAX), "blocks": blocks[:BLOCKS_MAX]}
 
 
@@ -99,9 +107,10 @@ def _encode(message: dict[str, Any]) -> bytes:
     return json_text(message).encode()
 
 
-def build_request(event: Event, config: SinkConfig, now: float) -> SinkRequest:
-    full = build_message(event)
-    bare = build_message(event, with_image=False)
+def build_request(event: Event, config: ChatConfig, now: float) -> SinkRequest:
+    full = build_message(event, title_template=config.title_template, text_template=config.text_template)
+    bare = build_message(event, with_image=False, title_template=config.title_template,
+                         text_template=config.text_template)
     return SinkRequest(
         url=config.url,
         body=_encode(full),

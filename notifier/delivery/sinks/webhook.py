@@ -3,16 +3,23 @@
 While a secret is rotated the webhook holds several: the request carries one ``v1,<signature>`` per
 secret, space-separated in one ``webhook-signature`` header (as Standard Webhooks allows), so a
 receiver verifies with the old secret or the new one and switches without a gap.
+
+A webhook may add headers of its own (a receiver's API key: secrets, masked in logs; they never replace
+the signature's headers, which are written last) and shape its body with a payload template, which must
+render JSON (:mod:`~notifier.delivery.sinks.templates`, checked at start-up): the signature covers the
+body as sent.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from standardwebhooks.webhooks import Webhook
 
 from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, json_text, post, redact_url
+from notifier.delivery.sinks.templates import render
 
 if TYPE_CHECKING:
     import httpx
@@ -23,21 +30,28 @@ if TYPE_CHECKING:
 __all__ = ["build_request", "redact_url", "send"]
 
 
+def payload_text(event: Event, config: WebhookConfig) -> str:
+    """The body: the event, or what the payload template renders (re-encoded, so it is strict, valid UTF-8 JSON)."""
+    if config.payload_template is None:
+        return json_text(event.payload())  # valid UTF-8 whatever the image holds: the signature covers these bytes
+    return json_text(json.loads(render("json", config.payload_template, event)))
+
+
 def build_request(event: Event, config: WebhookConfig, now: float) -> SinkRequest:
-    body = json_text(event.payload())  # valid UTF-8 whatever the image holds: the signature covers these bytes
+    body = payload_text(event, config)
     signed_at = datetime.fromtimestamp(int(now), tz=UTC)
     signature = " ".join(Webhook(secret).sign(event.id, signed_at, body) for secret in config.secrets())
-    return SinkRequest(
-        url=config.url,
-        body=body.encode(),
-        headers={
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "webhook-id": event.id,
-            "webhook-timestamp": str(int(now)),
-            "webhook-signature": signature,
-        },
-    )
+    headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+    # Configured headers are checked not to name these; header names are case-insensitive, so they are
+    # dropped here too by a case-blind comparison before the notifier's own are written.
+    own = {"webhook-id", "webhook-timestamp", "webhook-signature", "content-type"}
+    for name, value in config.header_values().items():
+        if name.lower() == "user-agent":
+            del headers["user-agent"]
+        if name.lower() not in own:
+            headers[name] = value
+    headers.update({"webhook-id": event.id, "webhook-timestamp": str(int(now)), "webhook-signature": signature})
+    return SinkRequest(url=config.url, body=body.encode(), headers=headers)
 
 
 def send(client: httpx.Client, request: SinkRequest, timeout_s: float) -> SinkResponse:

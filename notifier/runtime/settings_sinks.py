@@ -143,7 +143,8 @@ class SinkSettings(SettingsGroup):
         urls = split_apprise_urls(self.apprise_urls)
         configs = [*self.apprise_sinks, *(AppriseConfig(url=url, name="apprise" if len(urls) == 1 else "")
                                           for url in urls)]
-        return [c.model_copy(update={"max_attempts": self.apprise_max_attempts}) for c in configs]
+        return [c if "max_attempts" in c.model_fields_set else c.model_copy(
+            update={"max_attempts": self.apprise_max_attempts}) for c in configs]
 
     def all_slack_bots(self) -> list[SlackBotConfig]:
         bots = list(self.slack_bots)

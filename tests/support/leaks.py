@@ -18,7 +18,18 @@ import redis
 # What the integration tests' secret scan looked at, summed over pytest-xdist workers by tests/conftest.py.
 SCANNED = {"tests": 0, "logs": 0, "redis values": 0, "statuses": 0}
 _URL_VARIABLES = ("NOTIFIER_WEBHOOK_URL", "NOTIFIER_SLACK_WEBHOOK_URL", "NOTIFIER_DISCORD_WEBHOOK_URL")
-_LIST_VARIABLES = ("NOTIFIER_WEBHOOKS", "NOTIFIER_SLACK_WEBHOOKS", "NOTIFIER_DISCORD_WEBHOOKS")
+_LIST_VARIABLES = ("NOTIFIER_WEBHOOKS", "NOTIFIER_SLACK_WEBHOOKS", "NOTIFIER_DISCORD_WEBHOOKS",
+                   "NOTIFIER_APPRISE_SINKS")
+
+
+def _apprise_secrets(url: str) -> set[str]:
+    """An Apprise URL, and its path and query parts (tokens live there: ``mmost://host/TOKEN``)."""
+    found = {url}
+    parts = urlsplit(url)
+    found |= {p for p in parts.path.split("/") if p}
+    if parts.password:
+        found.add(parts.password)
+    return found
 
 
 def _url_secrets(url: str) -> set[str]:
@@ -50,6 +61,15 @@ def secrets_in_env(env: dict[str, str]) -> set[str]:
     for name in _LIST_VARIABLES:
         for sink in json.loads(env.get(name) or "[]"):
             found |= _url_secrets(sink["url"]) | _webhook_secret(sink.get("secret", ""))
+            found |= set((sink.get("headers") or {}).values())
+            if name == "NOTIFIER_APPRISE_SINKS":
+                found |= _apprise_secrets(sink["url"])
+    found |= set(json.loads(env.get("NOTIFIER_WEBHOOK_HEADERS") or "{}").values())
+    for url in (env.get("NOTIFIER_APPRISE_URLS") or "").replace(",", " ").split():
+        found |= _apprise_secrets(url)
+    if env.get("NOTIFIER_SLACK_BOT_TOKEN"):
+        found.add(env["NOTIFIER_SLACK_BOT_TOKEN"])
+    found |= {bot["token"] for bot in json.loads(env.get("NOTIFIER_SLACK_BOTS") or "[]")}
     redis_url = env.get("NOTIFIER_REDIS_URL", "")
     if urlsplit(redis_url).password:
         found |= {urlsplit(redis_url).password or "", unquote(urlsplit(redis_url).password or "")}

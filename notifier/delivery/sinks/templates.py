@@ -42,7 +42,7 @@ WARNINGS = {
 }
 CONTEXT_NAMES = frozenset({
     "type", "event_id", "timestamp", "title", "emoji", "color", "outcome", "warning", "prompt", "facts", "url",
-    "image_url", "image_id", "item_id", "item_kind", "item", "account", "status", "previous_status", "final",
+    "image_url", "image_id", "image", "item_id", "item_kind", "item", "account", "status", "previous_status", "final",
     "data", "event",
 })
 _MARKDOWN = re.compile(r"([\\`*_~|<>\[\]#])")
@@ -111,7 +111,8 @@ def context(event: Event) -> dict[str, Any]:
         "color": p.color, "outcome": p.kind, "warning": WARNINGS.get(event.type, ""), "prompt": p.prompt,
         "facts": p.facts, "url": p.image_url, "image_url": p.image_url, "image_id": p.image_id,
         "item_id": str(item_id) if item_id is not None else p.image_id, "item_kind": kind,
-        "item": item if isinstance(item, dict) else {}, "account": p.account, "status": data.get("status"),
+        "item": item if isinstance(item, dict) else {},
+        "image": data["image"] if isinstance(data.get("image"), dict) else {}, "account": p.account, "status": data.get("status"),
         "previous_status": data.get("previous_status"), "final": data.get("final"), "data": data,
         "event": event.payload(),
     }

@@ -110,7 +110,7 @@ class AppriseConfig(ChatConfig):
     format: Literal["text", "markdown", "html"] = "text"
     """What the text template writes: its printed values are escaped for it, and Apprise converts it for the
     service (``html`` for an email, say)."""
-    max_attempts: int = Field(3, ge=1, le=50)
+    max_attempts: int = Field(default=3, ge=1, le=50)
     """Tries of one delivery (Apprise says only success or failure, so every failure is retried); when not
     given, ``NOTIFIER_APPRISE_MAX_ATTEMPTS``."""
 

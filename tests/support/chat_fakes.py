@@ -138,7 +138,7 @@ class SlackApi(_Server):
                 return 200, {"ok": False, "error": "invalid_auth"}
             if payload.get("channel") != self.channel:
                 return 200, {"ok": False, "error": "channel_not_found"}
-            if method in self.failures and self.failures[method]:
+            if self.failures.get(method):
                 error = self.failures[method].popleft()
                 if error == "ratelimited":
                     return 429, {"ok": False, "error": "ratelimited"}

@@ -112,7 +112,8 @@ def context(event: Event) -> dict[str, Any]:
         "facts": p.facts, "url": p.image_url, "image_url": p.image_url, "image_id": p.image_id,
         "item_id": str(item_id) if item_id is not None else p.image_id, "item_kind": kind,
         "item": item if isinstance(item, dict) else {},
-        "image": data["image"] if isinstance(data.get("image"), dict) else {}, "account": p.account, "status": data.get("status"),
+        "image": data["image"] if isinstance(data.get("image"), dict) else {}, "account": p.account,
+        "status": data.get("status"),
         "previous_status": data.get("previous_status"), "final": data.get("final"), "data": data,
         "event": event.payload(),
     }

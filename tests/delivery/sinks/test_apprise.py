@@ -67,7 +67,7 @@ def test_a_failure_is_retried_a_few_times_and_names_no_token(endpoint: Endpoint,
     stream = io.StringIO()
     setup_logging(make_settings(log_level="DEBUG"), stream)
     logging.getLogger("notifier.test").debug("logging works")
-    with pytest.raises(DeliveryError, match="JSON notification failed: .*error=500") as caught:
+    with pytest.raises(DeliveryError, match=r"JSON notification failed: .*error=500") as caught:
         sink.send(None, sink.build_request(event(1), 0), 5)  # type: ignore[arg-type]
     assert caught.value.retryable and caught.value.max_attempts == 2
     assert TOKEN not in str(caught.value)
@@ -80,12 +80,13 @@ def test_the_egress_policy_applies_to_apprise(endpoint: Endpoint) -> None:
     strict = EgressPolicy.build(strict=True)
     for url in (f"json://127.0.0.1:{endpoint.port}/x", f"form://localhost:{endpoint.port}/x"):
         sink = Sink(AppriseConfig(url=url), strict)
-        with pytest.raises(DeliveryError, match="refused by the egress policy: 127.0.0.1 is in 127.0.0.0/8") as c:
+        refused = r"refused by the egress policy: 127\.0\.0\.1 is in 127\.0\.0\.0/8"
+        with pytest.raises(DeliveryError, match=refused) as c:
             sink.send(None, sink.build_request(event(1), 0), 5)  # type: ignore[arg-type]
         assert not c.value.retryable
     assert endpoint.hits == []
     metadata = Sink(AppriseConfig(url="json://169.254.169.254/latest/meta-data"), OPEN)
-    with pytest.raises(DeliveryError, match="169.254.0.0/16"):
+    with pytest.raises(DeliveryError, match=r"169\.254\.0\.0/16"):
         metadata.send(None, metadata.build_request(event(1), 0), 5)  # type: ignore[arg-type]
     # Outside a guarded send, name resolution is the machine's own.
     import socket

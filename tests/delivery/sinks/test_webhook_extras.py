@@ -58,7 +58,8 @@ def test_header_values_are_masked_in_logs(monkeypatch: pytest.MonkeyPatch, capsy
 
 
 def test_payload_template_is_the_signed_body() -> None:
-    template = '{"text": {{ title ~ ": " ~ prompt }}, "image": {{ image_id }}, "final": {{ final }}, "at": {{ timestamp }}}'
+    template = ('{"text": {{ title ~ ": " ~ prompt }}, "image": {{ image_id }}, "final": {{ final }}, '
+                '"at": {{ timestamp }}}')
     config = WebhookConfig(url="https://h.example/x", secret=SECRET, payload_template=template)
     request = webhook.build_request(event(1, prompt='say "hi" \ud83d'), config, time.time())
     body = Webhook(SECRET).verify(request.body, request.headers)

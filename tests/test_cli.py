@@ -1,4 +1,5 @@
 import base64
+import json
 import subprocess
 import sys
 
@@ -102,3 +103,15 @@ def test_test_sink_prints_each_answer(receiver, make_settings) -> None:
     missing = subprocess.run([sys.executable, "-m", "notifier.cli", "test-sink", "nope"],
                              env=settings_env(settings), capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert missing.returncode == 2 and "no sink named 'nope'; configured: webhook, team, old_channel" in missing.stderr
+
+
+def test_render_previews_a_sink_with_its_templates(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("NOTIFIER_SLACK_WEBHOOKS", json.dumps([{
+        "url": "https://hooks.slack.com/services/T0/B0/s3cr3tpath", "name": "team",
+        "text_template": "*{{ title }}* by {{ account }}"}]))
+    assert cli.main(["render", "team", "--type", "image.failed"]) == 0
+    out = capsys.readouterr().out
+    assert '"text": "*Image failed* by artist@example.com"' in out and "s3cr3tpath" not in out
+    assert cli.main(["render", "team", "--type", "image.nope"]) == 2
+    assert "unknown event type" in capsys.readouterr().err

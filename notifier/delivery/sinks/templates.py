@@ -131,11 +131,11 @@ def check(source: str, target: str) -> None:
     """
     env = environment(target)
     try:
-        parsed = env.parse(source)
+        names = meta.find_undeclared_variables(env.parse(source))  # compiles it: unknown filters fail here
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         raise ValueError(f"is not a valid template ({f'line {line}: ' if line else ''}{exc.message})") from None
-    unknown = sorted(meta.find_undeclared_variables(parsed) - CONTEXT_NAMES)
+    unknown = sorted(names - CONTEXT_NAMES)
     if unknown:
         raise ValueError(f"uses unknown names {', '.join(unknown)} (known: {', '.join(sorted(CONTEXT_NAMES))})")
     for event_type in sorted(EVENT_TYPES):

@@ -3,8 +3,9 @@ the ``apprise`` library.
 
 ``build_request`` (pure) renders the title and the text from the sink's templates; ``send`` hands them to
 Apprise. Apprise answers only success or failure, so every failure is retried, at most
-``NOTIFIER_APPRISE_MAX_ATTEMPTS`` tries in all (a refusal cannot be told from an outage), and the shared
-per-sink rate limit applies like any chat sink's. A send:
+``NOTIFIER_APPRISE_MAX_ATTEMPTS`` tries in all (a refusal cannot be told from an outage; it is recorded as a
+502), and the shared per-sink rate limit applies like any chat sink's. A connection error or timeout that
+Apprise reports opens the sink's circuit like any sink's outage. A send:
 
 - runs in the worker's thread (``async_mode`` off), its services' timeouts set to the delivery timeout,
   redirects not followed, nothing written to disk (``storage_mode=memory``);
@@ -127,4 +128,8 @@ def send(request: SinkRequest, timeout_s: float, *, policy: EgressPolicy) -> Sin
     if result:
         return SinkResponse(200, f"sent by Apprise ({service})", elapsed)
     said = redactor.one_line(lines[0])[:200] if lines else "no reason given"
-    raise DeliveryError(f"apprise: {service} notification failed: {said}", retryable=True)
+    # Unreachable (Apprise says "connection error") opens the sink's circuit like any sink's outage; any other
+    # failure is a service's answer, told apart from nothing else: a 502, retried up to the sink's cap.
+    unreachable = any("connection error" in line.lower() or "timed out" in line.lower() for line in lines)
+    raise DeliveryError(f"apprise: {service} notification failed: {said}", retryable=True,
+                        status_code=None if unreachable else 502)

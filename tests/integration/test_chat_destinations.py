@@ -5,8 +5,6 @@ for the Apprise URLs' tokens, the header values and the bot token."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 
@@ -14,16 +12,17 @@ import httpx
 import pytest
 from rq.registry import FailedJobRegistry
 
-from notifier.delivery.enqueue import make_queue
-from notifier.delivery.sinks import Sink
+from notifier.delivery.enqueue import make_enqueuer, make_queue
+from notifier.delivery.sinks import Sink, build_sinks
 from notifier.delivery.sinks.samples import sample_event
 from notifier.runtime.sink_config import DiscordConfig, SlackConfig, WebhookConfig
 from notifier.runtime.sink_config_chat import AppriseConfig, SlackBotConfig
-from notifier.state.events import EVENT_TYPES
+from notifier.state.events import EVENT_TYPES, Event
 from tests.conftest import SECRET
-from tests.integration.conftest import A, Stack
+from tests.delivery.sinks.hostile import event
+from tests.integration.conftest import Stack
 from tests.support.chat_fakes import Endpoint, SlackApi
-from tests.support.processes import settings_env, wait_until
+from tests.support.processes import wait_until
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -37,10 +36,13 @@ def endpoint() -> Iterator[Endpoint]:
     server.stop()
 
 
-def poll(s: Stack) -> str:
-    run = [sys.executable, "-m", "notifier.cli", "poll-once"]
-    return subprocess.run(run, env=settings_env(s.settings), check=True, capture_output=True, text=True,
-                          timeout=60).stdout
+def enqueue(s: Stack, *events: Event) -> None:
+    """Enqueue deliveries as the tracker does (its enqueuer, in one transaction), events in this order."""
+    timed = [Event(e.id, e.type, f"2026-03-09T12:00:0{i}.000Z", e.data) for i, e in enumerate(events)]
+    enqueuer = make_enqueuer(make_queue(s.redis, s.settings), list(build_sinks(s.settings).values()), s.settings)
+    with s.redis.pipeline() as pipe:
+        enqueuer(pipe, timed)
+        pipe.execute()
 
 
 def test_apprise_delivers_and_gives_up_after_its_few_tries(stack: Callable[..., Stack], endpoint: Endpoint,
@@ -53,9 +55,7 @@ def test_apprise_delivers_and_gives_up_after_its_few_tries(stack: Callable[..., 
             AppriseConfig(url=f"mmost://127.0.0.1:{endpoint.port}/{TOKEN}", name="team_chat", format="markdown"),
             AppriseConfig(url=f"form://127.0.0.1:{failing.port}/form/{TOKEN}", name="down", max_attempts=2),
         ])
-        poll(s)
-        s.sim.state.add_image(A, 1, prompt="a lighthouse at dusk")
-        assert "1 event(s)" in poll(s)
+        enqueue(s, event(1, prompt="a lighthouse at dusk"))
         worker = s.spawn(["worker"])
         hits = endpoint.wait_for(2)
         by_path = {hit.path: hit for hit in hits}
@@ -78,9 +78,7 @@ def test_a_webhook_gets_its_headers_and_its_template_signed(stack: Callable[...,
     s.settings = s.settings.model_copy(update={"webhooks": [WebhookConfig(
         url=s.receiver.url, secret=SECRET, name="shaped", headers={"X-Api-Key": key},
         payload_template='{"text": {{ emoji ~ " " ~ title }}, "image": {{ image_id }}, "status": {{ status }}}')]})
-    poll(s)
-    s.sim.state.add_image(A, 1)
-    poll(s)
+    enqueue(s, event(1))
     s.spawn(["worker"])
     [got] = s.receiver.wait_for(lambda got: len(got) == 1, 30)
     assert got.verified, got.error  # the signature covers the rendered body
@@ -97,29 +95,19 @@ def test_slack_threads_one_message_per_image_and_its_statuses_as_replies(stack: 
         s.settings = s.settings.model_copy(update={"slack_api_url": api.url, "slack_bots": [
             SlackBotConfig(url=api.url, token=bot_token, channel="C0123ABCD", name="team",
                            title_template="{{ emoji }} {{ status|lower }}: {{ prompt }}")]})
-        poll(s)
-        image = s.sim.state.add_image(A, 5, prompt="a red kite")
-        other = s.sim.state.add_image(A, 5, prompt="a blue boat")
-        poll(s)
-        for code in (9, 1):
-            s.sim.state.set_status(image, code)
-            s.sim.state.set_status(other, code)
-            time.sleep(0.01)
-            poll(s)
+        enqueue(s, *(event(code, prompt="a red kite") for code in (5, 9, 1)))
         worker = s.spawn(["worker"])
         try:
-            wait_until(lambda: len(api.messages) == 6 and all(len(p.updates) == 2 for p in api.parents()), 40,
-                       "two threads of three statuses")
+            wait_until(lambda: len(api.messages) == 3 and all(len(p.updates) == 2 for p in api.parents()), 30,
+                       "a thread of three statuses")
         except AssertionError:
             print(worker.output(), api.calls)
             raise
-        parents = api.parents()
-        assert len(parents) == 2
-        for parent in parents:
-            assert parent.text.startswith("✅ completed")  # the first message shows the latest status
-            replies = api.replies(parent.ts)
-            assert [r.text.split(":")[0] for r in replies] == ["⏳ generating", "✅ completed"]
-            assert {r.text.split(": ")[1] for r in replies} == {parent.text.split(": ")[1]}  # its own image's
+        [parent] = api.parents()
+        statuses = ["⏳ generating: a red kite", "✅ completed: a red kite"]
+        assert parent.blocks[0]["text"]["text"] == statuses[-1]  # the first message shows the latest status
+        assert [text.rsplit(": ", 1)[0] for text in parent.updates] == statuses
+        assert [r.blocks[0]["text"]["text"] for r in api.replies(parent.ts)] == statuses
     finally:
         api.stop()
 

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
-from notifier.delivery.sinks import discord, slack, webhook
+from notifier.delivery.sinks import apprise, discord, slack, slack_bot, webhook
 from notifier.runtime.sink_config import DiscordConfig, SlackConfig, WebhookConfig
+from notifier.runtime.sink_config_chat import AppriseConfig, SlackBotConfig
 from notifier.state.events import EVENT_TYPES, Event
 from tests.conftest import SECRET
 from tests.delivery.sinks.hostile import check_discord_body, check_slack_body, strict_json
@@ -73,3 +74,20 @@ def test_fuzz_slack_build_request(event: Event) -> None:
 @given(events())
 def test_fuzz_discord_build_request(event: Event) -> None:
     check_discord_body(discord.build_request(event, DISCORD, 0).body)
+
+
+APPRISE = [AppriseConfig(url="json://127.0.0.1/x", format=f) for f in ("text", "markdown", "html")]
+BOT = SlackBotConfig(url="https://slack.com/api", token="xoxb-1-fuzz", channel="C0123ABCD")
+
+
+@fuzz
+@given(events())
+def test_fuzz_apprise_and_slack_bot_build_request(event: Event) -> None:
+    for config in APPRISE:
+        message = strict_json(apprise.build_request(event, config, 0).body)
+        assert message["title"] and message["body"] and message["type"] in ("success", "warning", "failure", "info")
+        assert len(message["body"]) <= apprise.BODY_MAX + 10
+    request = slack_bot.build_request(event, BOT, 0)
+    for body in filter(None, (request.body, request.fallback_body)):
+        check_slack_body(body)
+    assert request.thread is not None and request.thread.item

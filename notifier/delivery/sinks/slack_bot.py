@@ -29,6 +29,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import redis
 
 from notifier.backoff import parse_retry_after
 from notifier.bounds import SINK_ANSWER_MAX, read_capped
@@ -119,6 +120,17 @@ def _post(client: httpx.Client, request: SinkRequest, method: str, extra: dict[s
 
 def send(client: httpx.Client, request: SinkRequest, timeout_s: float, *, threads: ThreadStore | None,
          sink: str) -> SinkResponse:
+    try:
+        return _send(client, request, timeout_s, threads, sink)
+    except redis.RedisError as exc:
+        # Where the thread is could not be read or written: tried again like an outage (the claim, if
+        # taken, expires), never a library error out of the job.
+        raise DeliveryError(f"slack_bot: the item's thread could not be kept in Redis ({type(exc).__name__})",
+                            retryable=True) from exc
+
+
+def _send(client: httpx.Client, request: SinkRequest, timeout_s: float, threads: ThreadStore | None,
+          sink: str) -> SinkResponse:
     plan = request.thread
     assert plan is not None
     started = time.monotonic()

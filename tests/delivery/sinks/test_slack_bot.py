@@ -143,3 +143,13 @@ def test_a_wrong_token_is_final_and_not_shown(api: SlackApi) -> None:
         deliver(bot, QUEUED)
     assert not caught.value.retryable and caught.value.status_code == 401
     assert "xoxb" not in str(caught.value)
+
+
+def test_redis_away_is_a_delivery_error_to_try_again(api: SlackApi) -> None:
+    server = fakeredis.FakeServer()
+    config = SlackBotConfig(url=api.url, token=TOKEN, channel=CHANNEL, name="team")
+    bot = Sink(config, threads=ThreadStore(fakeredis.FakeRedis(server=server), Keys("t"), 3600))
+    server.connected = False
+    with pytest.raises(DeliveryError, match="could not be kept in Redis") as caught:
+        deliver(bot, QUEUED)
+    assert caught.value.retryable and api.messages == []

@@ -29,7 +29,9 @@ from markupsafe import Markup
 
 from notifier.delivery.sinks.present import present
 from notifier.delivery.sinks.samples import sample_event
+from notifier.errors import DeliveryError
 from notifier.state.events import EVENT_TYPES, Event
+from notifier.upstream.clean import clean_text
 
 TARGETS = ("plain", "slack", "discord", "markdown", "html", "json")
 DEFAULT_TITLE = "{{ emoji }} {{ title }}"
@@ -120,8 +122,17 @@ def context(event: Event) -> dict[str, Any]:
 
 
 def render(target: str, source: str, event: Event) -> str:
-    """``source`` rendered for ``event``, escaped for ``target``. Raises jinja2's errors."""
-    return str(_compiled(target, source).render(context(event)))
+    """``source`` rendered for ``event``, escaped for ``target``.
+
+    A template that fails for this event's data (checked at start-up against samples, but real data can
+    differ: ``{{ image.seed + 1 }}`` with a seed that is text) is this delivery's final failure, with the reason.
+    """
+    try:
+        return str(_compiled(target, source).render(context(event)))
+    except Exception as exc:  # any failure of the operator's template on this data
+        reason = clean_text(str(exc))[:200]
+        raise DeliveryError(f"the sink's template failed for this event ({type(exc).__name__}: {reason})",
+                            retryable=False) from None
 
 
 def check(source: str, target: str) -> None:
@@ -141,8 +152,9 @@ def check(source: str, target: str) -> None:
     for event_type in sorted(EVENT_TYPES):
         try:
             text = render(target, source, sample_event(event_type))
-        except Exception as exc:  # any failure of a user's template, reported with the type that shows it
-            raise ValueError(f"fails for a sample {event_type} event ({type(exc).__name__}: {exc})") from None
+        except DeliveryError as exc:
+            reason = str(exc).removeprefix("the sink's template failed for this event ")
+            raise ValueError(f"fails for a sample {event_type} event {reason}") from None
         if target == "json":
             try:
                 json.loads(text)

@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, json_text, post, redact_url
 from notifier.delivery.sinks.templates import render
+from notifier.errors import DeliveryError
 
 if TYPE_CHECKING:
     import httpx
@@ -34,7 +35,12 @@ def payload_text(event: Event, config: WebhookConfig) -> str:
     """The body: the event, or what the payload template renders (re-encoded, so it is strict, valid UTF-8 JSON)."""
     if config.payload_template is None:
         return json_text(event.payload())  # valid UTF-8 whatever the image holds: the signature covers these bytes
-    return json_text(json.loads(render("json", config.payload_template, event)))
+    rendered = render("json", config.payload_template, event)
+    try:
+        return json_text(json.loads(rendered))
+    except ValueError as exc:  # checked at start-up; real data could still break it (a |safe value, say)
+        raise DeliveryError(f"webhook: the payload template rendered no JSON for this event ({exc})",
+                            retryable=False) from None
 
 
 def build_request(event: Event, config: WebhookConfig, now: float) -> SinkRequest:

@@ -8,6 +8,7 @@ import pytest
 
 from notifier.delivery.sinks import discord, slack, templates
 from notifier.delivery.sinks.samples import sample_event
+from notifier.errors import DeliveryError
 from notifier.runtime.sink_config import DiscordConfig, SlackConfig
 from notifier.state.events import EVENT_TYPES
 from tests.delivery.sinks.hostile import event
@@ -83,3 +84,9 @@ def test_every_known_type_has_a_sample_with_its_words() -> None:
     for event_type in EVENT_TYPES:
         context = templates.context(sample_event(event_type))
         assert context["type"] == event_type and context["title"] and context["item_id"]
+
+
+def test_a_template_that_fails_on_real_data_fails_that_delivery_for_good() -> None:
+    with pytest.raises(DeliveryError, match=r"template failed for this event \(TypeError") as caught:
+        templates.render("plain", "{{ image.seed + 1 }}", event(1, seed="abc"))
+    assert not caught.value.retryable

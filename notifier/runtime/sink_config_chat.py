@@ -33,6 +33,8 @@ def quiet_apprise() -> None:
     logger = logging.getLogger("apprise")
     logger.propagate = False
     logger.setLevel(logging.WARNING)
+    if not logger.handlers:  # not even Python's last-resort handler (stderr) may print them
+        logger.addHandler(logging.NullHandler())
     for name in ("urllib3", "requests_oauthlib", "oauthlib"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -57,7 +57,7 @@ def build_message(event: Event, title_template: str | None = None, text_template
                   ) -> dict[str, Any]:
     p = present(event)
     embed: dict[str, Any] = {
-        "title": cut(render("discord", title_template or DEFAULT_TITLE, event).strip() or " ", TITLE_MAX),
+        "title": cut(render("discord", title_template or DEFAULT_TITLE, event).strip() or "(no title)", TITLE_MAX),
         "description": cut(render("discord", text_template or DEFAULT_TEXT, event).strip() or " ", DESCRIPTION_MAX),
         "color": p.color,
         "timestamp": p.timestamp,

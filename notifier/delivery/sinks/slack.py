@@ -65,7 +65,7 @@ def build_message(event: Event, *, with_image: bool = True, title_template: str 
     p = present(event)
     title = render("plain", title_template or DEFAULT_TITLE, event)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": cut(title or " ", HEADER_MAX)}},
+        {"type": "header", "text": {"type": "plain_text", "text": cut(title.strip() or "(no title)", HEADER_MAX)}},
     ]
     if event.type in _WARNINGS:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _WARNINGS[event.type]}})

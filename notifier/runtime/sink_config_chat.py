@@ -72,13 +72,16 @@ def check_apprise_url(value: str) -> str:
 
 
 def apprise_secrets(url: str) -> list[str]:
-    """The URL and every part of it that could be a token: what Apprise hides, user, password, path, query."""
+    """The URL and every part of it that could be a token: what Apprise itself hides (its privacy form), the
+    password, and the path's segments (where an HTTP service's token lives: ``mmost://host/TOKEN``). Not the
+    user, the host or the query's values that Apprise shows (``?to=team@example.com``): masking those would
+    mask ordinary words and addresses in every log line."""
     found = {url}
     parts = urlsplit(url) if "://" in url else None
     if parts is not None:
         with contextlib.suppress(ValueError):
-            found.update(p for p in (parts.username, parts.password) if p)
-        found.update(_TOKEN_SPLIT.split(unquote(parts.path)) + _TOKEN_SPLIT.split(unquote(parts.query)))
+            found.update(p for p in (parts.password,) if p)
+        found.update(_TOKEN_SPLIT.split(unquote(parts.path)))
     plugin = instantiate(url)
     if plugin is not None:
         full, private = plugin.url(privacy=False), plugin.url(privacy=True)

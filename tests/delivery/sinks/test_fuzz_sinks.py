@@ -81,12 +81,11 @@ BOT = SlackBotConfig(url="https://slack.com/api", token="xoxb-1-fuzz", channel="
 
 
 @fuzz
-@given(events())
-def test_fuzz_apprise_and_slack_bot_build_request(event: Event) -> None:
-    for config in APPRISE:
-        message = strict_json(apprise.build_request(event, config, 0).body)
-        assert message["title"] and message["body"] and message["type"] in ("success", "warning", "failure", "info")
-        assert len(message["body"]) <= apprise.BODY_MAX + 10
+@given(events(), st.sampled_from(APPRISE))
+def test_fuzz_apprise_and_slack_bot_build_request(event: Event, config: AppriseConfig) -> None:
+    message = strict_json(apprise.build_request(event, config, 0).body)
+    assert message["title"] and message["body"] and message["type"] in ("success", "warning", "failure", "info")
+    assert len(message["body"]) <= apprise.BODY_MAX
     request = slack_bot.build_request(event, BOT, 0)
     for body in filter(None, (request.body, request.fallback_body)):
         check_slack_body(body)

@@ -96,6 +96,8 @@ class ApplyResult:
     events: list[Event] = field(default_factory=list)
     new_ids: list[str] = field(default_factory=list)
     """Images this account had never shown before."""
+    unknown_silent: list[str] = field(default_factory=list)
+    """Images never seen with a status that showed none this time either (followed until they show one)."""
     gave_up: list[str] = field(default_factory=list)
 
 
@@ -218,8 +220,8 @@ class Tracker:
             decision = decide(tracked=tracked, known=score is not None, status=obs.status, image=obs.image,
                               mode=mode, now=now, max_age_s=self._max_age_s, history_before=history_before)
             decisions.append((obs, decision))
-            if tracked is None and score is None and not decision.skip:
-                result.new_ids.append(obs.image_id)
+            if score is None and (tracked is None or not tracked.status.informative):
+                (result.new_ids if obs.status.informative else result.unknown_silent).append(obs.image_id)
             if decision.gave_up:
                 result.gave_up.append(obs.image_id)
             if decision.emit:

@@ -77,6 +77,13 @@ def is_old(image: dict[str, Any], now: float, max_age_s: float) -> bool:
     return born is not None and now - born > max_age_s
 
 
+def is_history(image: dict[str, Any], history_before: float | None) -> bool:
+    """Created before the account's first poll began (``history_before``), with a minute's slack for
+    ``created_at``'s whole seconds: history, recorded without an event when first seen. Pure."""
+    born = created_at(image)
+    return history_before is not None and born is not None and born < history_before - HISTORY_SLACK_S
+
+
 def decide(
     *,
     tracked: Tracked | None,
@@ -90,9 +97,18 @@ def decide(
 ) -> Decision:
     """What an observation means. ``history_before`` is when the account's first poll began: an image
     never seen that was created before it is history, recorded without an event."""
+    silent = tracked is not None and not tracked.status.informative
     if not status.informative:
-        # A missing or null status is no information: keep what we knew, record nothing new.
+        # A missing or null status is no information: keep what we knew. An image never seen with a status
+        # is followed all the same (looked up when off the pages read) until it shows one: it may be deep
+        # in a list no later read goes back to.
+        if tracked is None and not known and not is_old(image, now, max_age_s):
+            return Decision(emit=False, previous=None, track=Tracked(status, now))
+        if tracked is not None and silent and now - tracked.first_seen > max_age_s:
+            return Decision(emit=False, previous=None, track=None, gave_up=True)
         return Decision(emit=False, previous=None, track=tracked, skip=tracked is None and not known)
+    if silent:
+        tracked = None  # its first status is decided as for an image never seen
     if tracked is not None:
         if status.key != tracked.status.key:
             keep = None if status.final else Tracked(status, tracked.first_seen, tracked.seq + 1)
@@ -106,8 +122,7 @@ def decide(
         return Decision(emit=False, previous=None, track=None)
 
     too_old = is_old(image, now, max_age_s)
-    born = created_at(image)
-    history = history_before is not None and born is not None and born < history_before - HISTORY_SLACK_S
+    history = is_history(image, history_before)
     if mode is Mode.BASELINE or (mode is Mode.NORMAL and (too_old or history)):
         keep = None if status.final or too_old else Tracked(status, now)
         return Decision(emit=False, previous=None, track=keep)

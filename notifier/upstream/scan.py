@@ -30,7 +30,7 @@ from notifier.errors import UpstreamNotFound
 from notifier.state.events import Event
 from notifier.state.keys import NO_EMAIL
 from notifier.state.tracker import Cursor, Observation, Tracker
-from notifier.state.transitions import Mode, created_at, is_old
+from notifier.state.transitions import Mode, created_at, is_history, is_old
 from notifier.upstream.client import UpstreamClient
 from notifier.upstream.statuses import deleted, resolve
 from notifier.upstream.sweep import Sweep
@@ -145,6 +145,14 @@ class _Scan:
         # An image shown without a status said nothing: it stays due for a lookup.
         self.remaining.difference_update(obs.image_id for obs in informative)
         new = set(applied.new_ids)
+        # An image never seen that shows no status is no sign of history: it may be news once it shows one,
+        # and what lies below it is unread. (History shown without a status, created before the first poll,
+        # is history all the same.)
+        silent = set(applied.unknown_silent)
+        if any(not is_old(obs.image, self.now, self.limits.max_age_s)
+               and not is_history(obs.image, self.state.baselined_at)
+               for obs in observations if obs.image_id in silent):
+            return True, had_tracked
         if mode is Mode.BASELINE:
             # A first poll records recent history (and what is in progress) so that none of it is news later.
             interesting = any(not is_old(obs.image, self.now, self.limits.max_age_s) for obs in informative)
@@ -185,11 +193,10 @@ class _Scan:
                                 self.account, image_id, exc.detail)
                     continue
                 observation = Observation({"image_id": image_id}, deleted())
-            if not observation.status.informative:
-                continue
             applied = self.tracker.apply(self.account, [observation], mode=Mode.NORMAL, now=self.now)
             self.result.events.extend(applied.events)
-            _note_active(self.result, [observation], self.now)
+            if observation.status.informative:
+                _note_active(self.result, [observation], self.now)
         self.tracker.mark_checked(self.account, due, self.now)
 
 

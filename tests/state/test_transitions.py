@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifier.state.transitions import HISTORY_SLACK_S, Mode, Tracked, decide
+from notifier.state.transitions import HISTORY_SLACK_S, Decision, Mode, Tracked, decide
 from notifier.upstream.statuses import NO_INFORMATION, Status, resolve
 
 NOW = 1_800_000_000.0
@@ -72,8 +72,15 @@ def test_no_status_is_no_transition() -> None:
     tracked = Tracked(GENERATING, NOW - 10, seq=1)
     decision = run(tracked, True, NO_INFORMATION)
     assert not decision.emit and decision.track == tracked and not decision.skip
+    # Never seen with a status: followed (tracked without one) so that lookups find its first status.
     unseen = run(None, False, NO_INFORMATION)
-    assert not unseen.emit and unseen.skip
+    assert not unseen.emit and not unseen.skip and unseen.track == Tracked(NO_INFORMATION, NOW)
+    assert run(unseen.track, False, NO_INFORMATION) == Decision(emit=False, previous=None, track=unseen.track)
+    first = run(unseen.track, False, GENERATING)
+    assert first.emit and first.previous is None and first.seq == 0
+    assert run(None, True, NO_INFORMATION).track is None  # final or given up already: nothing to follow
+    aged = run(Tracked(NO_INFORMATION, NOW - 7200), False, NO_INFORMATION)
+    assert aged.gave_up and aged.track is None
 
 
 def test_an_unseen_image_older_than_the_first_poll_is_history() -> None:

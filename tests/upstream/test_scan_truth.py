@@ -124,6 +124,30 @@ def test_a_burst_over_the_page_cap_is_announced_over_the_next_polls(
     assert world.scan().events == [] and not world.scan().capped
 
 
+def test_a_resumed_read_does_not_stop_at_new_images_without_a_status(fake_redis: fakeredis.FakeRedis) -> None:
+    # Found by the long model run: a resumed read reached its boundary, and all it saw beyond it were new
+    # images showing no status; it took them for the end of the burst and dropped the rest of it.
+    world = World(fake_redis, ScanLimits(page_size=10, max_pages=3, max_lookups=100, max_age_s=DAY))
+    world.history(30, age_s=DAY / 2)
+    world.scan()
+    burst = [world.state.add_image(A, 1) for _ in range(100)]
+    first = world.scan()
+    assert first.capped and len(first.events) == 30
+    silent = burst[-37:-30]  # just below where that poll stopped
+    for image in silent:
+        world.state.set_status(image, None)
+    world.state.add_image(A, 1)  # the list moves down by one: the boundary is no longer a page's last image
+    seen = Counter(image for image, _ in announced(first))
+    for _ in range(12):
+        seen.update(image for image, _ in announced(world.scan()))
+    assert set(burst) - set(silent) <= set(seen) and set(seen.values()) == {1}
+    # Deep in the list, where no read goes back: followed by lookups, announced once they show a status.
+    for image in silent:
+        world.state.set_status(image, 8)
+    assert sorted(image for image, _ in announced(world.scan())) == sorted(silent)
+    assert world.scan().events == []
+
+
 def test_a_burst_of_tracked_images_completing_together_is_announced(fake_redis: fakeredis.FakeRedis) -> None:
     world = World(fake_redis, ScanLimits(page_size=10, max_pages=5, max_lookups=20, max_age_s=DAY))
     world.scan()

@@ -33,9 +33,9 @@ class Node:
         with self.log.open("wb") as out:
             self.process = subprocess.Popen([binary, *args], cwd=workdir, stdout=out, stderr=subprocess.STDOUT)
 
-    def client(self) -> redis.Redis:
+    def client(self, *, decode: bool = True) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, password=self.password, socket_timeout=2,
-                           decode_responses=True)
+                           decode_responses=decode)
 
     def answers(self) -> bool:
         if self.process.poll() is not None:

@@ -33,8 +33,8 @@ def config_risks(client: redis.Redis) -> list[str]:
         config.update(client.config_get("save"))  # type: ignore[arg-type]
     except redis.ResponseError:
         return ["Redis refused CONFIG GET: check by hand that maxmemory-policy is noeviction and that "
-                "persistence (appendonly yes) is on"]
-    risks = []
+                "persistence (appendonly yes) is on", *sentinel_risks(client)]
+    risks = sentinel_risks(client)
     policy = config.get("maxmemory-policy", "noeviction")
     if policy != "noeviction":
         risks.append(f"Redis's maxmemory-policy is {policy}: under memory pressure it evicts keys, notifier's "

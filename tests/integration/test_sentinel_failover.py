@@ -173,6 +173,10 @@ def test_run_follows_a_failover_and_counts_what_replication_lost(
     assert carried_on_s < 30
     assert not invented, f"events for changes that never happened: {sorted(invented)[:5]}"
     assert run.popen.poll() is None, run.output()
+    # The start-up checks ran through the sentinels (the nodes keep nothing on disk: that is said), and three
+    # sentinels with a healthy replica raise no warning about the Sentinel set-up.
+    assert "keeps nothing on disk" in run.output()
+    assert "sentinel(s) watch" not in run.output() and "no healthy replica" not in run.output()
     assert cluster.master_port() == cluster.replica.port
     # The secrets are not in what the notifier wrote to the promoted master either (the fixture scans its logs).
     assert not find_leaks(redis_texts(cluster.replica.client(decode=False)), {DATA_PASSWORD, SENTINEL_PASSWORD})

@@ -26,7 +26,7 @@ from tests.integration.conftest import A
 from tests.support.leaks import find_leaks, redis_texts
 from tests.support.processes import Proc, wait_until
 from tests.support.receiver import Receiver
-from tests.support.redis_server import free_port
+from tests.support.redis_server import find_redis_server, free_port
 from tests.support.sentinel_cluster import DATA_PASSWORD, SENTINEL_PASSWORD, SentinelCluster
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ def cluster() -> Iterator[SentinelCluster]:
     try:
         started = SentinelCluster()
     except RuntimeError as exc:
-        pytest.skip(f"this machine's redis-server cannot run a master, a replica and sentinels: {exc}")
+        pytest.skip(f"{find_redis_server()} cannot run a master, a replica and three sentinels: {exc}")
     yield started
     started.stop()
 

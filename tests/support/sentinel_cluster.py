@@ -56,11 +56,16 @@ class SentinelCluster:
     def __init__(self) -> None:
         self.binary = find_redis_server()
         self.dir = Path(tempfile.mkdtemp(prefix="notifier-test-sentinel-"))
-        self.master = self._data_node("master", [])
-        self.replica = self._data_node("replica", ["--replicaof", "127.0.0.1", str(self.master.port)])
-        self.sentinels = [self._sentinel(index) for index in range(3)]
-        for node in (self.master, self.replica, *self.sentinels):
-            wait_until(node.answers, 10, f"the node on port {node.port}")
+        self.nodes: list[Node] = []
+        try:
+            self.master = self._data_node("master", [])
+            self.replica = self._data_node("replica", ["--replicaof", "127.0.0.1", str(self.master.port)])
+            self.sentinels = [self._sentinel(index) for index in range(3)]
+            for node in self.nodes:
+                wait_until(node.answers, 10, f"the node on port {node.port}")
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def url(self) -> str:
@@ -75,7 +80,8 @@ class SentinelCluster:
                 "--dir", str(workdir), "--requirepass", DATA_PASSWORD, "--masterauth", DATA_PASSWORD,
                 # The default (5 s) delays the replica's first sync: nothing to wait for here.
                 "--repl-diskless-sync-delay", "0", "--loglevel", "warning", *extra]
-        return Node(self.binary, args, port, DATA_PASSWORD, workdir)
+        self.nodes.append(Node(self.binary, args, port, DATA_PASSWORD, workdir))
+        return self.nodes[-1]
 
     def _sentinel(self, index: int) -> Node:
         port = free_port()
@@ -90,7 +96,8 @@ class SentinelCluster:
             f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}",
             f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}", "",
         ]))
-        return Node(self.binary, [str(config), "--sentinel"], port, SENTINEL_PASSWORD, workdir)
+        self.nodes.append(Node(self.binary, [str(config), "--sentinel"], port, SENTINEL_PASSWORD, workdir))
+        return self.nodes[-1]
 
     def settled(self) -> bool:
         """Every sentinel knows the replica (in sync) and the two other sentinels: a failover can be agreed on."""
@@ -107,7 +114,7 @@ class SentinelCluster:
         return int(host_port[1])
 
     def stop(self) -> None:
-        for node in (*self.sentinels, self.replica, self.master):
+        for node in reversed(self.nodes):
             node.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -52,6 +52,23 @@ class Node:
         self.process.wait()
 
 
+def tls_sentinel(binary: str, workdir: Path, master_port: int, master_password: str, cert: Path, key: Path,
+                 service: str = SERVICE) -> tuple[subprocess.Popen[bytes], int]:
+    """One sentinel that speaks only TLS (clients and master alike), watching a TLS-only master; (process, port)."""
+    port = free_port()
+    config = workdir / f"sentinel-{port}.conf"
+    config.write_text("\n".join([
+        "port 0", f"tls-port {port}", "bind 127.0.0.1", f"dir {workdir}", "loglevel warning",
+        f"tls-cert-file {cert}", f"tls-key-file {key}", f"tls-ca-cert-file {cert}", "tls-auth-clients no",
+        "tls-replication yes",  # a sentinel reaches the master the way replicas do: over TLS
+        f"sentinel monitor {service} 127.0.0.1 {master_port} 1", f"sentinel auth-pass {service} {master_password}",
+        "",
+    ]))
+    process = subprocess.Popen([binary, str(config), "--sentinel"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    return process, port
+
+
 class SentinelCluster:
     def __init__(self) -> None:
         self.binary = find_redis_server()

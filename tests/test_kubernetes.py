@@ -184,3 +184,15 @@ def test_keda_watches_rqs_queue_of_that_redis() -> None:
     auth = by_kind(RENDERED["base"], "TriggerAuthentication")["notifier-redis"]
     assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": "notifier",
                                                 "key": "NOTIFIER_REDIS_PASSWORD"}]
+
+
+def test_the_optional_redis_keeps_its_data_and_wants_the_password() -> None:
+    redis_set = by_kind(RENDERED["with-redis"], "StatefulSet")["notifier-redis"]
+    (container,) = containers(redis_set)
+    script = container["command"][-1]
+    assert "--appendonly yes" in script and "requirepass $NOTIFIER_REDIS_PASSWORD" in script
+    assert "--dir /data" in script and {"name": "redis-data", "mountPath": "/data"} in container["volumeMounts"]
+    assert "maxmemory-policy" not in script  # Redis's default, noeviction, is the one notifier needs
+    (password,) = container["env"]
+    assert password["valueFrom"]["secretKeyRef"] == {"name": "notifier", "key": "NOTIFIER_REDIS_PASSWORD"}
+    assert redis_set["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "redis-data"

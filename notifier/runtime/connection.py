@@ -33,7 +33,8 @@ def connect(settings: Settings) -> redis.Redis:
 
 def _sentinel_master(settings: Settings, password: str | None) -> redis.Redis:
     url = parse_sentinel_url(settings.redis_url)
-    master = {**_MASTER_OPTIONS, "password": password, **{k: v for k, v in url.master_options.items() if v}}
+    given = {key: value for key, value in url.master_options.items() if value not in (None, "")}
+    master = {**_MASTER_OPTIONS, "password": password, **given}
     sentinel_options = {**url.sentinel_options(), **_SENTINEL_TIMEOUTS_S}
     sentinel_options["password"] = sentinel_options["password"] or (
         settings.redis_sentinel_password.get_secret_value() or None)

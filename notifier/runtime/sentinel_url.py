@@ -70,6 +70,8 @@ def parse_sentinel_url(url: str) -> SentinelURL:
     sentinel = {k: v for k, v in query if k in _SENTINEL_OPTIONS}
     rest = [(k, v) for k, v in query if k not in _SENTINEL_OPTIONS]
     tls = parts.scheme.startswith("rediss")
+    if not tls and any(k.startswith("ssl_") for k, _ in rest):
+        raise ValueError("has TLS options (ssl_...) but is not a rediss+sentinel:// URL")
     # The master's part is exactly a redis:// URL's: let redis-py read it, so the options mean the same.
     master_url = (f"{'rediss' if tls else 'redis'}://{userinfo + '@' if userinfo else ''}localhost/"
                   f"{segments[1] if len(segments) == 2 else 0}?{urlencode(rest)}")

@@ -40,6 +40,7 @@ def test_an_acl_user_tls_and_the_default_database() -> None:
     ("redis+sentinel://:pa55word@s1/notifier-master/zero", "has a path other than"),
     ("redis+sentinel://:pa55word@s1/notifier-master/0/extra", "has a path other than"),
     ("redis+sentinel://:pa55word@s1/notifier-master?socket_timeout=soon", "has an invalid query option"),
+    ("redis+sentinel://:pa55word@s1/notifier-master?ssl_ca_certs=/ca.pem", "has TLS options"),
 ])
 def test_a_bad_url_says_what_is_wrong_without_the_url(url: str, why: str) -> None:
     with pytest.raises(ValueError, match=why) as caught:

@@ -38,10 +38,15 @@ TICKS_PER_STATUS = 5
 
 @pytest.fixture
 def cluster() -> Iterator[SentinelCluster]:
-    try:
-        started = SentinelCluster()
-    except RuntimeError as exc:
-        pytest.skip(f"{find_redis_server()} cannot run a master, a replica and three sentinels: {exc}")
+    why = ""
+    for _ in range(2):  # a second try: another process may have taken a free port between pick and bind
+        try:
+            started = SentinelCluster()
+            break
+        except RuntimeError as exc:
+            why = str(exc)
+    else:
+        pytest.skip(f"{find_redis_server()} cannot run a master, a replica and three sentinels: {why}")
     yield started
     started.stop()
 

@@ -17,7 +17,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
+from rq.registry import FailedJobRegistry
 
+from notifier.delivery.enqueue import make_queue
 from notifier.runtime.settings import Settings
 from notifier.sandbox.simulator import Simulator
 from notifier.upstream.statuses import KNOWN_STATUSES
@@ -189,7 +191,12 @@ def test_run_follows_a_failover_and_counts_what_replication_lost(
     # The start-up checks ran through the sentinels (the nodes keep nothing on disk: that is said), and three
     # sentinels with a healthy replica raise no warning about the Sentinel set-up.
     assert "keeps nothing on disk" in run.output()
+    # The epoch key was replicated long before: the promoted replica is not mistaken for a Redis that lost it all.
+    assert "REDIS LOST NOTIFIER'S STATE" not in run.output()
     assert "sentinel(s) watch" not in run.output() and "no healthy replica" not in run.output()
     assert cluster.master_port() == cluster.replica.port
+    # Every delivery succeeded in the end: none is left failed because RQ lost its record of a run.
+    failed = FailedJobRegistry(queue=make_queue(cluster.replica.client(decode=False), settings))
+    assert failed.get_job_ids(cleanup=False) == [], run.output()
     # The secrets are not in what the notifier wrote to the promoted master either (the fixture scans its logs).
     assert not find_leaks(redis_texts(cluster.replica.client(decode=False)), {DATA_PASSWORD, SENTINEL_PASSWORD})

@@ -22,6 +22,7 @@ from rq.registry import FailedJobRegistry
 from notifier.delivery.enqueue import make_queue
 from notifier.runtime.settings import Settings
 from notifier.sandbox.simulator import Simulator
+from notifier.state.keys import Keys
 from notifier.upstream.statuses import KNOWN_STATUSES
 from tests.conftest import SECRET
 from tests.integration.conftest import A
@@ -128,7 +129,7 @@ def test_run_follows_a_failover_and_counts_what_replication_lost(
     wait_until(cluster.settled, 20, "the sentinels to know the replica and each other")
     run = spawn(["run"], settings)
     master, replica = cluster.master.client(), cluster.replica.client()
-    wait_until(lambda: master.exists(f"{settings.key_prefix}:acct:{A}:meta"), 30, "the first poll")
+    wait_until(lambda: master.exists(Keys(settings.key_prefix).meta(A)), 30, "the first poll")
     wait_until(lambda: _ready(port), 30, "/readyz before the failover")
     feeder = Feeder(sim)
     feeder.start()

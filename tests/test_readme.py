@@ -71,6 +71,26 @@ def check_compose_command(words: list[str]) -> None:
         assert words[-1] in services, words
 
 
+def check_kubectl_command(words: list[str]) -> None:
+    """The namespace, Secret and kustomization a kubectl command names are the ones deploy/kubernetes uses."""
+    import yaml
+
+    deploy = ROOT / "deploy" / "kubernetes"
+    namespace = yaml.safe_load((deploy / "base" / "kustomization.yaml").read_text())["namespace"]
+    if words[0] == "-n":
+        assert words[1] == namespace, words
+        words = words[2:]
+    if words[:2] == ["create", "namespace"]:
+        assert words[2] == namespace, words
+    elif "secret" in words:
+        secret = yaml.safe_load((deploy / "secret.example.yaml").read_text())["metadata"]["name"]
+        assert words[words.index("generic") + 1] == secret, words
+    elif words[:2] == ["apply", "-k"]:
+        assert (ROOT / words[2] / "kustomization.yaml").exists(), words
+    else:
+        raise AssertionError(f"README kubectl command not checked: {words}")
+
+
 def test_every_command_exists_and_parses(monkeypatch: pytest.MonkeyPatch) -> None:
     parser = cli._parser()
     for line in commands():
@@ -88,6 +108,8 @@ def test_every_command_exists_and_parses(monkeypatch: pytest.MonkeyPatch) -> Non
             assert (ROOT / words[1]).exists(), line
         elif words[:2] == ["docker", "compose"]:
             check_compose_command(words[2:])
+        elif words[0] == "kubectl":
+            check_kubectl_command(words[1:])
         else:
             raise AssertionError(f"README command not checked: {line}")
     load_settings(_env_file=None)  # every example value together: a bad one raises, naming it

@@ -52,6 +52,7 @@ from notifier.runtime.app import connect
 from notifier.runtime.procs import dies_with_this_process
 from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings
+from workers.executions import LenientExecutionRegistry
 from workers.ops import start_ops
 from workers.scheduler import NotBeforeScheduler
 from workers.signals import stop_event_on_signals
@@ -96,6 +97,10 @@ class DeliveryJob(Job):
             log.error("refused job %r: %s; filed as failed without running it", self.id, problem)
             raise JobRefused(f"refused: {problem}")
         return import_attribute(LEGACY_FUNCS.get(self.func_name or "", self.func_name or ""))
+
+    @property
+    def execution_registry(self) -> LenientExecutionRegistry:
+        return LenientExecutionRegistry(self.id, connection=self.connection)
 
     @property
     def success_callback(self) -> None:

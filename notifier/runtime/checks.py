@@ -9,8 +9,9 @@ import ipaddress
 import json
 import re
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
+from notifier.runtime.sentinel_url import is_sentinel_url, parse_sentinel_url
 from notifier.runtime.sink_config import check_http_url
 
 _LIST_SPLIT = re.compile(r"[\s,]+")
@@ -64,24 +65,26 @@ def check_upstream_url(value: str) -> str:
 def check_redis_url(value: str) -> str:
     if not value:
         return value
+    if is_sentinel_url(value):
+        parse_sentinel_url(value)
+        return value
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         raise ValueError("is not a valid URL") from None
     if parts.scheme not in ("redis", "rediss", "unix"):
-        raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        raise ValueError("must be a redis://, rediss://, unix:// or redis+sentinel:// URL")
     return value
 
 
 def redis_url_secrets(url: str) -> list[str]:
-    """The password a Redis URL holds (as written and decoded), for masking."""
+    """The passwords a Redis URL holds (as written and decoded), for masking: the server's, and with
+    ``redis+sentinel://`` the sentinels' (``sentinel_password=``)."""
     try:
         parts = urlsplit(url)
         found = [parts.password or ""]
-        query_password = re.search(r"(?:^|&)password=([^&]*)", parts.query)
+        found += re.findall(r"(?:^|&)(?:sentinel_)?password=([^&]*)", parts.query)
     except ValueError:
         return []
-    if query_password:
-        found.append(query_password.group(1))
-    return [s for v in found if v for s in {v, unquote(v)}]
+    return [s for v in found if v for s in {v, unquote(v), unquote_plus(v)}]

@@ -47,7 +47,8 @@ def clean_text(text: str) -> str:
 def secrets_of(settings: Settings) -> list[str]:
     """Every configured value that is a secret."""
     values = [settings.useapi_token.get_secret_value(), settings.webhook_secret.get_secret_value(),
-              settings.redis_password.get_secret_value(), *redis_url_secrets(settings.redis_url),
+              settings.redis_password.get_secret_value(), settings.redis_sentinel_password.get_secret_value(),
+              *redis_url_secrets(settings.redis_url),
               settings.metrics_token.get_secret_value()]
     for sink in settings.all_sinks():
         if not isinstance(sink, SlackBotConfig):  # a bot's URL is Slack's API; its token is the secret

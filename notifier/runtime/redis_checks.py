@@ -3,6 +3,9 @@
 - Configuration: a ``maxmemory-policy`` other than ``noeviction`` lets Redis drop image states and queued
   deliveries under memory pressure; no append-only file and no snapshots lose them at every restart.
   Both are said loudly at start-up (the service still runs: the operator decides).
+- Sentinel (``redis+sentinel://``): fewer than three sentinels, or no healthy replica to promote, means a
+  failover cannot happen or cannot be agreed on; also said at start-up. What a failover can still lose
+  (writes not yet replicated) is in the README's "Scale out" section.
 - The epoch: a key written once, when notifier first uses a Redis. Should it vanish while this process
   had seen it (a restart without persistence, a FLUSHALL, an eviction), Redis lost notifier's state: the
   next polls record what is there as on a first poll, so changes made meanwhile are not announced. That
@@ -17,6 +20,7 @@ import time
 import uuid
 
 import redis
+from redis.sentinel import SentinelConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +33,8 @@ def config_risks(client: redis.Redis) -> list[str]:
         config.update(client.config_get("save"))  # type: ignore[arg-type]
     except redis.ResponseError:
         return ["Redis refused CONFIG GET: check by hand that maxmemory-policy is noeviction and that "
-                "persistence (appendonly yes) is on"]
-    risks = []
+                "persistence (appendonly yes) is on", *sentinel_risks(client)]
+    risks = sentinel_risks(client)
     policy = config.get("maxmemory-policy", "noeviction")
     if policy != "noeviction":
         risks.append(f"Redis's maxmemory-policy is {policy}: under memory pressure it evicts keys, notifier's "
@@ -40,6 +44,35 @@ def config_risks(client: redis.Redis) -> list[str]:
         risks.append("Redis keeps nothing on disk (appendonly no, no save points): a restart loses every "
                      "image's last status and every queued delivery; set appendonly yes")
     return risks
+
+
+def sentinel_risks(client: redis.Redis) -> list[str]:
+    """What in a Sentinel set-up keeps a failover from happening; empty for a plain Redis or when nothing."""
+    pool = client.connection_pool
+    if not isinstance(pool, SentinelConnectionPool):
+        return []
+    for sentinel in pool.sentinel_manager.sentinels:
+        try:
+            replicas: list[dict[str, object]] = sentinel.sentinel_slaves(pool.service_name)
+            others: list[dict[str, object]] = sentinel.sentinel_sentinels(pool.service_name)
+            break
+        except (redis.RedisError, OSError):
+            continue
+    else:
+        return ["no sentinel of NOTIFIER_REDIS_URL answered about its master: check the sentinels"]
+    risks = []
+    if not any(_healthy(replica) for replica in replicas):
+        risks.append("Sentinel knows no healthy replica of the master: if the master fails there is nothing to "
+                     "promote; run at least one replica")
+    if len(others) + 1 < 3:
+        risks.append(f"only {len(others) + 1} sentinel(s) watch the master: run at least three (on separate "
+                     "machines) so a failover is agreed on while one is down")
+    return risks
+
+
+def _healthy(node: dict[str, object]) -> bool:
+    # redis-py derives these from the node's flags (s_down, o_down, disconnected).
+    return not (node.get("is_sdown") or node.get("is_odown") or node.get("is_disconnected"))
 
 
 def warn_about_config(client: redis.Redis) -> None:

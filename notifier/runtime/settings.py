@@ -18,6 +18,7 @@ from pydantic_settings import NoDecode, SettingsError
 
 from notifier.errors import ConfigError
 from notifier.runtime.checks import check_cidrs, check_redis_url, split_list
+from notifier.runtime.sentinel_url import is_sentinel_url
 from notifier.runtime.setting_errors import describe, too_deep
 from notifier.runtime.settings_base import SettingsGroup
 from notifier.runtime.settings_delivery import DeliverySettings
@@ -37,10 +38,13 @@ class Settings(UpstreamSettings, SinkSettings, DeliverySettings, SettingsGroup):
     """
 
     redis_url: str = Field("", repr=False)
-    """Redis holding image state and the delivery queue (``redis://``, ``rediss://`` for TLS, ``unix://``);
-    empty = a private embedded Redis in the data dir. A password in it is a secret: never shown."""
+    """Redis holding image state and the delivery queue (``redis://``, ``rediss://`` for TLS, ``unix://``,
+    ``redis+sentinel://`` for a master found through Sentinel); empty = a private embedded Redis in the data
+    dir. A password in it is a secret: never shown."""
     redis_password: SecretStr = SecretStr("")
     """Password of ``NOTIFIER_REDIS_URL``'s Redis (or of its ACL user named in the URL), instead of in the URL."""
+    redis_sentinel_password: SecretStr = SecretStr("")
+    """Password of the sentinels of a ``redis+sentinel://`` URL (not the master's), instead of in the URL."""
     data_dir: Path = Field(default_factory=default_data_dir)
     """Where the embedded Redis keeps its data (used only when ``NOTIFIER_REDIS_URL`` is empty)."""
     key_prefix: str = "notifier"
@@ -98,6 +102,8 @@ class Settings(UpstreamSettings, SinkSettings, DeliverySettings, SettingsGroup):
     def _consistency(self) -> Settings:
         if self.redis_password.get_secret_value() and not self.redis_url:
             raise ValueError("NOTIFIER_REDIS_PASSWORD needs NOTIFIER_REDIS_URL (the embedded Redis has no password)")
+        if self.redis_sentinel_password.get_secret_value() and not is_sentinel_url(self.redis_url):
+            raise ValueError("NOTIFIER_REDIS_SENTINEL_PASSWORD needs a redis+sentinel:// NOTIFIER_REDIS_URL")
         if bool(self.webhook_url) != bool(self.webhook_secret.get_secret_value()):
             raise ValueError("NOTIFIER_WEBHOOK_URL and NOTIFIER_WEBHOOK_SECRET must be set together")
         if self.webhook_headers and not self.webhook_url:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+from redis.sentinel import SentinelManagedSSLConnection
 
 from notifier.runtime.connection import connect
 from notifier.runtime.settings import Settings
@@ -15,6 +16,7 @@ from notifier.state.keys import Keys
 from tests.integration.conftest import A, Stack
 from tests.support.processes import settings_env, wait_until
 from tests.support.redis_server import find_redis_server
+from tests.support.sentinel_cluster import tls_sentinel
 from tests.support.tls_redis import ACL_PASSWORD, ACL_USER, PASSWORD, TLSRedis
 
 pytestmark = pytest.mark.integration
@@ -75,3 +77,27 @@ def test_poller_and_worker_deliver_through_a_tls_redis(tls_redis: TLSRedis, stac
     finally:
         client.flushdb()
         client.close()
+
+
+def test_sentinel_and_master_over_tls(tls_redis: TLSRedis, make_settings: Callable[..., Settings]) -> None:
+    """``rediss+sentinel://``: the sentinel and the master it names both speak only TLS, and both are reached."""
+    process, port = tls_sentinel(tls_redis.binary, tls_redis.dir, tls_redis.port, PASSWORD, tls_redis.cert,
+                                 tls_redis.dir / "key.pem", service="tls-master")
+    client = connect(make_settings(
+        redis_url=f"rediss+sentinel://127.0.0.1:{port}/tls-master/0?ssl_ca_certs={tls_redis.cert}",
+        redis_password=PASSWORD))
+    try:
+        wait_until(lambda: _answers(client), 10, "the master through the TLS sentinel", 0.1)
+        assert client.acl_whoami() == "default"
+        assert client.connection_pool.connection_class is SentinelManagedSSLConnection
+    finally:
+        client.close()
+        process.kill()
+        process.wait()
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:  # the sentinel is still starting, or has not met the master yet
+        return False

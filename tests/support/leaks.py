@@ -51,7 +51,8 @@ def _webhook_secret(value: str) -> set[str]:
 
 def secrets_in_env(env: dict[str, str]) -> set[str]:
     found: set[str] = set()
-    for name in ("NOTIFIER_USEAPI_TOKEN", "NOTIFIER_REDIS_PASSWORD", "NOTIFIER_METRICS_TOKEN"):
+    for name in ("NOTIFIER_USEAPI_TOKEN", "NOTIFIER_REDIS_PASSWORD", "NOTIFIER_REDIS_SENTINEL_PASSWORD",
+                 "NOTIFIER_METRICS_TOKEN"):
         if env.get(name):
             found.add(env[name])
     found |= _webhook_secret(env.get("NOTIFIER_WEBHOOK_SECRET", ""))

@@ -8,6 +8,10 @@ exponentially longer with each repeated failure (at least the upstream's
 is logged when it starts or changes, not on every retry, and recovery is
 logged once. Schedules run on the monotonic clock: a wall clock stepped back
 (NTP, a resumed VM) does not stop polling; events carry wall-clock times.
+
+Several pollers may share one Redis (``run_forever``): each polls only its share of the accounts
+(:mod:`notifier.polling.shard`) and holds an account's lease while it polls it
+(:mod:`notifier.polling.membership`). ``run_cycle`` (``notifier poll-once``) polls every account.
 """
 
 from __future__ import annotations
@@ -16,19 +20,22 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import redis
 
-from notifier.errors import NotifierError, UpstreamAuthError, UpstreamError
+from notifier.errors import NotifierError, UpstreamAuthError
 from notifier.ops.metrics import metrics
+from notifier.polling.membership import Membership
+from notifier.polling.outcome import CycleResult, log_scan
 from notifier.polling.schedule import AccountSchedule, next_interval_s, pause_after_error
+from notifier.polling.shard import Share
+from notifier.polling.sources import DEFAULT_SOURCE, Source, unit_of
 from notifier.runtime.redact import Redactor
 from notifier.runtime.redis_checks import Epoch
 from notifier.runtime.settings import Settings
-from notifier.state.keys import NO_EMAIL, Keys
+from notifier.state.keys import Keys
 from notifier.state.tracker import Tracker
 from notifier.upstream.client import UpstreamClient
 from notifier.upstream.scan import ScanLimits, ScanResult, scan_account
@@ -38,35 +45,26 @@ log = logging.getLogger(__name__)
 _TICK_S = 0.1
 REDIS_RETRY_S = 1.0
 """Pause of an account whose poll failed on a Redis error: polling resumes within this of Redis answering."""
-@dataclass(slots=True)
-class CycleResult:
-    scans: list[ScanResult] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def events(self) -> int:
-        return sum(len(scan.events) for scan in self.scans)
-
-    @property
-    def requests(self) -> int:
-        return sum(scan.requests for scan in self.scans)
-
-
+LEASE_RETRY_S = 0.25
+"""An account whose lease another poller holds (it is handing the account over) is tried again this soon."""
 class Poller:
     def __init__(
         self,
         settings: Settings,
-        upstream: UpstreamClient,
-        tracker: Tracker,
+        upstream: UpstreamClient | None,
+        tracker: Tracker | None,
         client: redis.Redis,
         *,
+        sources: Sequence[Source] = (),
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
         self._settings = settings
-        self._upstream = upstream
-        self._tracker = tracker
+        self._sources = list(sources)
+        if upstream is not None and tracker is not None:
+            self._sources.insert(0, Source(DEFAULT_SOURCE, upstream, tracker, list(settings.accounts)))
+        self._units: dict[str, tuple[Source, str]] = {}
         self._redis = client
         self._keys = Keys(settings.key_prefix)
         self._redactor = Redactor.from_settings(settings)
@@ -76,9 +74,7 @@ class Poller:
         """Schedules: when each account is due."""
         self._rng = rng or random.Random()
         self._schedules: dict[str, AccountSchedule] = {}
-        self._accounts: list[str] = list(settings.accounts)
-        self._accounts_listed_at: float | None = None
-        self._accounts_error: AccountSchedule = AccountSchedule()
+        self._accounts: list[str] = []
         self._limits = ScanLimits(
             page_size=settings.page_size,
             max_pages=settings.max_pages,
@@ -93,32 +89,23 @@ class Poller:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._upstream.close()
+        for source in self._sources:
+            source.upstream.close()
 
     def accounts(self, now: float) -> list[str]:
-        """Configured accounts, or the upstream's list, listed again every ``accounts_refresh_s``."""
-        if self._settings.accounts:
-            return self._accounts
-        fresh = self._accounts_listed_at is not None and now - self._accounts_listed_at < (
-            self._settings.accounts_refresh_s
-        )
-        if fresh or now < self._accounts_error.next_poll_at:
-            return self._accounts
-        try:
-            listed = self._upstream.list_accounts()
-        except UpstreamError as exc:
-            self._note_failure("(account list)", self._accounts_error, exc, now)
-            return self._accounts
-        self._note_success("(account list)", self._accounts_error)
-        accounts = listed if listed else [NO_EMAIL]
-        if accounts != self._accounts:
-            log.info("polling %d account(s)%s", len(accounts), " (no account list: without email)"
-                     if listed is None else "")
+        """Every source's accounts as units (:func:`~notifier.polling.sources.unit_of`), listed again
+        every ``accounts_refresh_s`` where they are discovered."""
+        units: dict[str, tuple[Source, str]] = {}
+        for source in self._sources:
+            for account in source.accounts(now, self._settings.accounts_refresh_s,
+                                           failed=self._note_failure, succeeded=self._note_success):
+                units.setdefault(unit_of(source.name, account), (source, account))
+        if units.keys() != self._units.keys():
             # An account that left the list keeps no schedule (it would make the loop wake forever).
-            for gone in set(self._schedules) - set(accounts):
+            for gone in set(self._schedules) - set(units):
                 del self._schedules[gone]
-        self._accounts, self._accounts_listed_at = accounts, now
-        return accounts
+            self._units, self._accounts = units, list(units)
+        return self._accounts
 
     def run_cycle(
         self, *, force: bool = False, backfill: bool = False, on_page: Callable[[str, ScanResult], None] | None = None
@@ -141,22 +128,41 @@ class Poller:
         self._beat()
         return result
 
+    def _poll_leased(self, unit: str, membership: Membership) -> tuple[ScanResult | None, str | None]:
+        """Poll an account under its lease; leave it to the poller that holds the lease, if another does."""
+        schedule = self._schedules.setdefault(unit, AccountSchedule())
+        try:
+            if not membership.acquire(unit):
+                schedule.next_poll_at = self._monotonic() + LEASE_RETRY_S
+                return None, None
+        except redis.RedisError as exc:
+            return None, self._redis_failed(unit, schedule, exc)
+        try:
+            return self._poll_one(unit, False)
+        finally:
+            try:
+                membership.release(unit)
+            except redis.RedisError as exc:  # it lapses by itself within poller_ttl_s
+                log.debug("could not release the lease of %s: %s", unit, exc)
+
     def _poll_one(
-        self, account: str, backfill: bool, on_page: Callable[[str, ScanResult], None] | None = None
+        self, unit: str, backfill: bool, on_page: Callable[[str, ScanResult], None] | None = None
     ) -> tuple[ScanResult | None, str | None]:
-        schedule = self._schedules.setdefault(account, AccountSchedule())
+        account = unit
+        source, email = self._units[unit]
+        schedule = self._schedules.setdefault(unit, AccountSchedule())
         started = self._clock()
         started_mono = self._monotonic()
         try:
             scan = scan_account(
-                self._upstream, self._tracker, account, limits=self._limits, now=started, backfill=backfill,
+                source.upstream, source.tracker, email, limits=self._limits, now=started, backfill=backfill,
                 on_page=on_page,
             )
         except redis.RedisError as exc:
             return None, self._redis_failed(account, schedule, exc)
         except NotifierError as exc:
             message = self._note_failure(account, schedule, exc, self._monotonic())
-            self._safe_finish(account, started, message)
+            self._safe_finish(source, email, started, message)
             return None, message
         except Exception as exc:  # a bug must not stop the other accounts
             log.exception("unexpected error while polling %s", account)
@@ -165,30 +171,14 @@ class Poller:
         schedule.next_poll_at = started_mono + next_interval_s(scan.active, scan.remaining_s, self._settings)
         metrics().poll_duration.observe(self._monotonic() - started_mono)
         self._note_success(account, schedule)
-        self._safe_finish(account, started, None)
-        for event in scan.events:
-            metrics().events.labels(event.type).inc()
-            if event.type == "image.unknown":
-                log.warning(
-                    "image %s of %s has a status the notifier does not know (code %s, name %s): "
-                    "announced as image.unknown and still tracked",
-                    event.data["image_id"], account, event.data["status_code"], event.data["status"],
-                )
-            log.info(
-                "%s %s: %s -> %s",
-                event.type,
-                event.data["image_id"],
-                event.data["previous_status"] or "(new)",
-                event.data["status"],
-                extra={"event_id": event.id, "account": account, "event_type": event.type},
-            )
-        if scan.skipped_items:
-            log.warning("%s: %d list item(s) without an image_id were skipped", account, scan.skipped_items)
+        self._safe_finish(source, email, started, None)
+        log_scan(scan, account)
         return scan, None
 
-    def _safe_finish(self, account: str, now: float, error: str | None) -> None:
+    @staticmethod
+    def _safe_finish(source: Source, account: str, now: float, error: str | None) -> None:
         try:
-            self._tracker.finish_cycle(account, now, error=error)
+            source.tracker.finish_cycle(account, now, error=error)
         except redis.RedisError as exc:
             log.warning("could not record the poll of %s: %s", account, exc)
 
@@ -241,29 +231,58 @@ class Poller:
         except redis.RedisError as exc:
             log.warning("Redis unavailable: %s", exc)
 
-    def run_forever(self, stop: threading.Event) -> None:
-        """Poll each account when it is due. A slow account holds only its own slot, not the others."""
-        log.info("poller started: every %.1f s, up to %d accounts at once",
+    def run_forever(self, stop: threading.Event, membership: Membership | None = None) -> None:
+        """Poll each of this poller's accounts when it is due. A slow account holds only its own slot."""
+        membership = membership or Membership(self._redis, self._keys, self._settings.poller_ttl_s)
+        check_in_s = self._settings.poller_ttl_s / 5
+        log.info("poller %s started: every %.1f s, up to %d accounts at once", membership.id,
                  self._settings.poll_interval_s, self._settings.poll_concurrency)
         if not self._settings.all_sinks():
             log.info("no webhook, Slack or Discord configured: events are logged here, not sent")
         in_flight: dict[str, Future[tuple[ScanResult | None, str | None]]] = {}
-        last_beat = 0.0
+        share, live = Share(membership.id), [membership.id]
+        last_beat = last_check_in = -check_in_s
+        # Pollers started together see each other at their second check-in: none polls all first.
+        polling_from = self._monotonic() + check_in_s
         while not stop.is_set():
             now = self._monotonic()
-            for account in self.accounts(now):
-                schedule = self._schedules.setdefault(account, AccountSchedule())
-                if account not in in_flight and schedule.next_poll_at <= now:
-                    in_flight[account] = self._pool.submit(self._poll_one, account, False)
-            for account in [a for a, f in in_flight.items() if f.done()]:
-                in_flight.pop(account)
+            if now - last_check_in >= check_in_s:
+                live = self._check_in(membership, live, list(in_flight))
+                last_check_in = now
+            units = self.accounts(now)
+            share = share.update(live, units)
+            if now >= polling_from:
+                for unit in units:
+                    schedule = self._schedules.setdefault(unit, AccountSchedule())
+                    if unit in share.mine and unit not in in_flight and schedule.next_poll_at <= now:
+                        in_flight[unit] = self._pool.submit(self._poll_leased, unit, membership)
+            for unit in [u for u, f in in_flight.items() if f.done()]:
+                in_flight.pop(unit)
             if now - last_beat >= 1.0:
                 self._beat()
                 last_beat = now
-            waiting = [s.next_poll_at for a, s in self._schedules.items() if a not in in_flight]
-            next_due = min(waiting, default=now + self._settings.poll_interval_s)
+            waiting = [self._schedules[u].next_poll_at for u in share.mine if u not in in_flight
+                       and u in self._schedules]
+            next_due = min(waiting, default=now + check_in_s)
             # Wake for the next due account, and often enough to see in-flight polls finish.
             stop.wait(min(max(0.01, next_due - self._monotonic()), _TICK_S))
         for future in in_flight.values():
             future.cancel()
+        try:
+            membership.leave()
+        except redis.RedisError as exc:
+            log.warning("could not hand the accounts over (Redis: %s): they move within %.0f s", exc,
+                        self._settings.poller_ttl_s)
         log.info("poller stopped")
+
+    def _check_in(self, membership: Membership, live: list[str], in_flight: list[str]) -> list[str]:
+        """Check in and renew the leases of the polls in flight; the live pollers (the last known on error)."""
+        try:
+            fresh = membership.check_in()
+            membership.renew(in_flight)
+        except redis.RedisError as exc:
+            log.debug("could not check in: %s", exc)
+            return live
+        if fresh != live:
+            log.info("%d poller(s) share the accounts: %s", len(fresh), ", ".join(fresh))
+        return fresh

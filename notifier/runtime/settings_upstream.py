@@ -24,6 +24,9 @@ class UpstreamSettings(SettingsGroup):
     """Comma-separated account emails to poll; empty = discover them via ``GET /accounts``."""
     accounts_refresh_s: float = Field(300.0, ge=5, le=86400)
     """How often discovered accounts are listed again."""
+    poller_ttl_s: float = Field(5.0, ge=1, le=300)
+    """Pollers sharing one Redis split the accounts; one not heard of for this long is dead and its accounts
+    go to the others (each poller checks in every fifth of it)."""
 
     poll_interval_s: float = Field(3.0, ge=0.1, le=3600)
     """Seconds between two polls of an account with nothing in progress."""

@@ -97,11 +97,27 @@ class Fault:
     delay_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class SimRequest:
+    """One list request as the simulator served it (monotonic times of this process)."""
+
+    token: str
+    email: str
+    started: float
+    ended: float
+
+
 class SimState:
     """The simulator's data. Thread-safe; every method may be called while the server runs."""
 
     def __init__(self, token: str, *, clock: Callable[[], float] = time.time, first_image: int = 11223344) -> None:
         self.token = token
+        self.tokens: set[str] = {token}
+        """Every token answered (another useapi.net user's token, a poller told apart by its own)."""
+        self.log: list[SimRequest] | None = None
+        """Set to a list to record every list request: who asked for which account, from when to when."""
+        self.list_delay_s = 0.0
+        """Seconds each list answer takes (a poll then spans a measurable time)."""
         self.clock = clock
         self.lock = threading.Lock()
         self.accounts: dict[str, list[SimImage]] = {}
@@ -192,7 +208,7 @@ class SimState:
     # -- request handling -------------------------------------------------------------------------
 
     def handle(self, path: str, query: dict[str, list[str]], auth: str | None) -> tuple[int, Any]:
-        if auth != f"Bearer {self.token}":
+        if auth is None or auth.removeprefix("Bearer ") not in self.tokens or not auth.startswith("Bearer "):
             with self.lock:
                 self.requests[("unauthorized", "")] += 1
             return 401, {"error": "Unauthorized", "code": 401}
@@ -200,7 +216,15 @@ class SimState:
         if rest in ("/accounts", "/accounts/"):
             return self._accounts()
         if rest in ("/images", "/images/"):
-            return self._list(query)
+            started = time.monotonic()
+            if self.list_delay_s:
+                time.sleep(self.list_delay_s)
+            answer = self._list(query)
+            if self.log is not None:
+                record = SimRequest(auth[len("Bearer "):], query.get("email", [""])[0], started, time.monotonic())
+                with self.lock:
+                    self.log.append(record)
+            return answer
         if rest.startswith("/images/"):
             return self._get(unquote(rest[len("/images/"):]))
         return 404, {"error": f"Unknown endpoint {path}", "code": 404}

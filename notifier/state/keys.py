@@ -63,3 +63,11 @@ class Keys:
     def heartbeat(self, role: str) -> str:
         """String with a TTL: the last time a process of this role did its work."""
         return f"{self.prefix}:heartbeat:{role}"
+
+    def pollers(self) -> str:
+        """Sorted set: poller id -> when it last checked in (Redis' clock), to share the accounts out."""
+        return f"{self.prefix}:pollers"
+
+    def poll_lease(self, account: str) -> str:
+        """String with a TTL: the one poller polling an account right now (its poller id)."""
+        return f"{self.prefix}:acct:{account}:polling"

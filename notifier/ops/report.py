@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from notifier.delivery.sinks import build_sinks
 from notifier.runtime.redact import Redactor
 from notifier.runtime.redis_checks import state_lost_at
 from notifier.runtime.settings import Settings
-from notifier.state.keys import Keys
+from notifier.state.keys import DEFAULT_SOURCE, Keys
 
 
 @dataclass
@@ -38,6 +39,26 @@ def _text(value: Any) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
+def _accounts(client: redis.Redis, keys: Keys, shown: Callable[[str], str], now: float) -> list[dict[str, Any]]:
+    """The accounts of one source, named as the poller names them (``<source>/<email>`` but for ``default``)."""
+    found: list[dict[str, Any]] = []
+    listed: list[bytes] = client.zrange(keys.accounts(), 0, -1)  # type: ignore[assignment]
+    for raw in listed:
+        account = _text(raw)
+        raw_meta: dict[bytes, bytes] = client.hgetall(keys.meta(account))  # type: ignore[assignment]
+        meta = {_text(k): _text(v) for k, v in raw_meta.items()}
+        last_poll = float(meta["last_poll_at"]) if meta.get("last_poll_at") else None
+        found.append(
+            {
+                "account": shown(account if keys.source == DEFAULT_SOURCE else f"{keys.source}/{account}"),
+                "tracked": int(client.hlen(keys.tracked(account))),
+                "last_poll_age_s": None if last_poll is None else round(now - last_poll, 1),
+                "last_error": shown(meta["last_error"]) if meta.get("last_error") else None,
+            }
+        )
+    return found
+
+
 def collect_status(settings: Settings, client: redis.Redis, *, now: float | None = None) -> Status:
     now = time.time() if now is None else now
     keys = Keys(settings.key_prefix)
@@ -45,20 +66,8 @@ def collect_status(settings: Settings, client: redis.Redis, *, now: float | None
     status = Status(sinks=[sink.redacted() for sink in build_sinks(settings).values()])
     # Whatever Redis holds may have come from outside (or from before redaction): shown masked, one line.
     shown = Redactor.from_settings(settings).one_line
-    listed: list[bytes] = client.zrange(keys.accounts(), 0, -1)  # type: ignore[assignment]
-    for raw in listed:
-        account = _text(raw)
-        raw_meta: dict[bytes, bytes] = client.hgetall(keys.meta(account))  # type: ignore[assignment]
-        meta = {_text(k): _text(v) for k, v in raw_meta.items()}
-        last_poll = float(meta["last_poll_at"]) if meta.get("last_poll_at") else None
-        status.accounts.append(
-            {
-                "account": shown(account),
-                "tracked": int(client.hlen(keys.tracked(account))),
-                "last_poll_age_s": None if last_poll is None else round(now - last_poll, 1),
-                "last_error": shown(meta["last_error"]) if meta.get("last_error") else None,
-            }
-        )
+    for source in [DEFAULT_SOURCE, *(config.name for config in settings.sources)]:
+        status.accounts += _accounts(client, keys.for_source(source), shown, now)
     status.queued = queue.count
     # cleanup=False: counting must not run RQ's abandoned-job clean-up in this process.
     status.scheduled = ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False)  # type: ignore[no-untyped-call]

@@ -87,6 +87,10 @@ class Poller:
         self._redis_down_since = 0.0
         self._pool = ThreadPoolExecutor(max_workers=settings.poll_concurrency, thread_name_prefix="poll")
 
+    @property
+    def sources(self) -> list[Source]:
+        return self._sources
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         for source in self._sources:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 from notifier.errors import UpstreamError
 from notifier.polling.schedule import AccountSchedule
-from notifier.state.keys import NO_EMAIL
+from notifier.state.keys import DEFAULT_SOURCE, NO_EMAIL
 from notifier.state.tracker import Tracker
 from notifier.upstream.client import UpstreamClient
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SOURCE = "default"
+__all__ = ["DEFAULT_SOURCE", "Source", "unit_of"]
 
 
 def unit_of(source: str, account: str) -> str:

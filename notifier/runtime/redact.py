@@ -50,6 +50,7 @@ def secrets_of(settings: Settings) -> list[str]:
               settings.redis_password.get_secret_value(), settings.redis_sentinel_password.get_secret_value(),
               *redis_url_secrets(settings.redis_url),
               settings.metrics_token.get_secret_value()]
+    values += [source.token.get_secret_value() for source in settings.sources]
     for sink in settings.all_sinks():
         if not isinstance(sink, SlackBotConfig):  # a bot's URL is Slack's API; its token is the secret
             values.append(sink.url)

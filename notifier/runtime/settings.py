@@ -24,6 +24,7 @@ from notifier.runtime.settings_base import SettingsGroup
 from notifier.runtime.settings_delivery import DeliverySettings
 from notifier.runtime.settings_sinks import SinkSettings
 from notifier.runtime.settings_upstream import UpstreamSettings
+from notifier.state.keys import DEFAULT_SOURCE
 
 
 def default_data_dir() -> Path:
@@ -115,6 +116,10 @@ class Settings(UpstreamSettings, SinkSettings, DeliverySettings, SettingsGroup):
         names = [sink.name for sink in self.all_sinks()]
         if len(names) != len(set(names)):
             raise ValueError("two sinks have the same name (or the same URL): give them distinct names")
+        known = {DEFAULT_SOURCE, *(source.name for source in self.sources)}
+        for sink in self.all_sinks():
+            if any(name not in known for name in sink.sources or []):
+                raise ValueError(f"sink {sink.name} filters on a source that is not configured")
         return self
 
 def load_settings(**overrides: Any) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
@@ -11,6 +12,8 @@ from notifier.errors import ConfigError
 from notifier.runtime.checks import check_upstream_url
 from notifier.runtime.setting_errors import ENV_PREFIX
 from notifier.runtime.settings_base import SettingsGroup
+from notifier.runtime.source_config import SourceConfig, check_account_emails, check_token
+from notifier.state.keys import DEFAULT_SOURCE
 
 
 class UpstreamSettings(SettingsGroup):
@@ -22,6 +25,9 @@ class UpstreamSettings(SettingsGroup):
     """Base URL of the upstream PixVerse API: https:// (plain http:// only to a loopback host)."""
     accounts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated account emails to poll; empty = discover them via ``GET /accounts``."""
+    sources: Annotated[list[SourceConfig], NoDecode] = Field(default_factory=list)
+    """JSON list of ``{"name", "token", "base_url", "accounts"}``: more tokens, each with its accounts, beside the
+    single-token settings (which make the source named ``default``)."""
     accounts_refresh_s: float = Field(300.0, ge=5, le=86400)
     """How often discovered accounts are listed again."""
     poller_ttl_s: float = Field(5.0, ge=1, le=300)
@@ -57,9 +63,35 @@ class UpstreamSettings(SettingsGroup):
     def _accounts(cls, value: Any) -> Any:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
-        for email in value:
-            if not isinstance(email, str) or "@" not in email or any(c.isspace() for c in email):
-                raise ValueError("must be a comma-separated list of account emails")
+        try:
+            return check_account_emails(value)
+        except ValueError:
+            raise ValueError("must be a comma-separated list of account emails") from None
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _sources(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+            except RecursionError:
+                raise ValueError("is JSON nested too deeply") from None
+            if not isinstance(value, list):
+                raise ValueError('must be a JSON list of {"name", "token", "base_url", "accounts"} objects')
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, value: list[SourceConfig]) -> list[SourceConfig]:
+        names = [source.name for source in value]
+        if DEFAULT_SOURCE in names:
+            raise ValueError(f"the name {DEFAULT_SOURCE!r} is the single-token settings' source: choose another")
+        if len(names) != len(set(names)):
+            raise ValueError("two sources have the same name")
         return value
 
     @field_validator("useapi_base_url")
@@ -70,16 +102,21 @@ class UpstreamSettings(SettingsGroup):
     @field_validator("useapi_token")
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
-        token = value.get_secret_value()
-        if any(c.isspace() for c in token):
-            raise ValueError("must not contain spaces or line breaks")
-        if not (token.isascii() and token.isprintable()):
-            # It goes in an HTTP header, which takes ASCII only: refused here, not by the first request.
-            raise ValueError("must be printable ASCII characters")
+        check_token(value.get_secret_value())
         return value
 
-    def require_token(self) -> str:
-        token = self.useapi_token.get_secret_value()
-        if not token:
-            raise ConfigError(f"{ENV_PREFIX}USEAPI_TOKEN is not set: the poller needs a useapi.net API token")
-        return token
+    def upstream_sources(self) -> list[SourceConfig]:
+        """Every token to poll with: the single-token settings (named ``default``) first, when set."""
+        single = []
+        if self.useapi_token.get_secret_value():
+            single.append(SourceConfig(name=DEFAULT_SOURCE, token=self.useapi_token, base_url=self.useapi_base_url,
+                                       accounts=self.accounts))
+        return [*single, *self.sources]
+
+    def require_token(self) -> list[SourceConfig]:
+        """The sources the poller polls; a ConfigError when there is none."""
+        sources = self.upstream_sources()
+        if not sources:
+            raise ConfigError(f"{ENV_PREFIX}USEAPI_TOKEN is not set (nor {ENV_PREFIX}SOURCES): the poller needs a "
+                              "useapi.net API token")
+        return sources

@@ -1,7 +1,7 @@
 """Configuration of each destination (webhook, Slack, Discord; Apprise and Slack bots in
 :mod:`~notifier.runtime.sink_config_chat`) and its routing filters.
 
-Every sink can filter by event type, account email and model. Defaults:
+Every sink can filter by event type, account email, source (token) and model. Defaults:
 webhooks get every event; chat sinks get the final ones (completed,
 moderated, failed). URLs are secrets (they carry tokens): never in a repr,
 a log line or an error; a sink is named by its ``name``. A webhook's custom
@@ -123,6 +123,8 @@ class SinkConfig(BaseModel):
     """Only events of these account emails; None = all."""
     models: list[str] | None = None
     """Only events of images made with these models (the image's ``model`` field); None = all."""
+    sources: list[str] | None = None
+    """Only events of these sources (``NOTIFIER_SOURCES`` names, ``default`` for the single token); None = all."""
 
     @field_validator("url")
     @classmethod
@@ -140,6 +142,14 @@ class SinkConfig(BaseModel):
         for email in value or []:
             if "@" not in email:
                 raise ValueError(f"account filter {email!r} is not an email")
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if not _NAME_RE.match(name):
+                raise ValueError("source filter values must be source names")
         return value
 
     @field_validator("models")
@@ -165,6 +175,8 @@ class SinkConfig(BaseModel):
         if events is not None and "*" not in events and event_type not in events:
             return False
         if self.accounts is not None and data.get("email") not in self.accounts:
+            return False
+        if self.sources is not None and data.get("source", "default") not in self.sources:
             return False
         image = data.get("image")
         model = image.get("model") if isinstance(image, dict) else None

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from notifier.bounds import bound_image
+from notifier.state.keys import DEFAULT_SOURCE
 from notifier.upstream.statuses import DELETED, KNOWN_NAMES, UNKNOWN, Status
 
 EVENT_TYPES: frozenset[str] = frozenset(
@@ -67,11 +68,13 @@ def build_event(
     previous: Status | None,
     now: float,
     seq: int = 0,
+    source: str = DEFAULT_SOURCE,
 ) -> Event:
     image_id = str(image["image_id"])
     data: dict[str, Any] = {
         "image_id": image_id,
         "email": email_of(image, account),
+        "source": source,
         "status": status.name,
         "status_code": status.code,
         "final": status.final,

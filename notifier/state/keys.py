@@ -6,31 +6,44 @@ from dataclasses import dataclass
 
 NO_EMAIL = "_default"
 """Account name used when the upstream has no account list (polling without ``email``)."""
+DEFAULT_SOURCE = "default"
+"""The source of the single-token settings; its keys are those of a notifier with one token."""
 
 
 @dataclass(frozen=True, slots=True)
 class Keys:
     prefix: str
+    source: str = DEFAULT_SOURCE
+    """Whose accounts: each source (token) keeps its accounts' state apart, so two sources may hold the same
+    email without one looking up (and declaring deleted) the other's images."""
+
+    def for_source(self, source: str) -> Keys:
+        return Keys(self.prefix, source)
+
+    def _account(self, account: str) -> str:
+        scope = "" if self.source == DEFAULT_SOURCE else f"src:{self.source}:"
+        return f"{self.prefix}:{scope}acct:{account}"
 
     def tracked(self, account: str) -> str:
         """Hash: image_id -> last status of each non-final image."""
-        return f"{self.prefix}:acct:{account}:tracked"
+        return f"{self._account(account)}:tracked"
 
     def known(self, account: str) -> str:
         """Sorted set: image_id -> when it was last seen, for recently seen images no longer tracked."""
-        return f"{self.prefix}:acct:{account}:known"
+        return f"{self._account(account)}:known"
 
     def checked(self, account: str) -> str:
         """Sorted set: tracked image_id -> when it was last looked up one by one (round robin)."""
-        return f"{self.prefix}:acct:{account}:checked"
+        return f"{self._account(account)}:checked"
 
     def meta(self, account: str) -> str:
         """Hash: baselined_at, last_poll_at, last_error, cursors (where the next poll resumes)."""
-        return f"{self.prefix}:acct:{account}:meta"
+        return f"{self._account(account)}:meta"
 
     def accounts(self) -> str:
         """Sorted set: account -> last poll time, for ``notifier status``."""
-        return f"{self.prefix}:accounts"
+        scope = "" if self.source == DEFAULT_SOURCE else f"src:{self.source}:"
+        return f"{self.prefix}:{scope}accounts"
 
     def bucket(self, sink: str) -> str:
         """Hash: a sink's token bucket (tokens, stamp)."""

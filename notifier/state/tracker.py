@@ -113,6 +113,7 @@ class Tracker:
     ) -> None:
         self._redis = client
         self._keys = keys
+        """Scoped to one source (:meth:`Keys.for_source`): its events carry that source's name."""
         self._enqueue = enqueue
         self._max_age_s = max_age_s
         self._known_ttl_s = known_ttl_s
@@ -232,6 +233,7 @@ class Tracker:
                     previous=decision.previous,
                     now=now,
                     seq=decision.seq,
+                    source=self._keys.source,
                 ))
         return result, decisions
 

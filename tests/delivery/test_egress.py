@@ -238,7 +238,7 @@ def test_the_upstream_client_and_the_delivery_context_are_behind_the_policy(make
     poller = build_poller(settings, fake_redis)
     try:
         with pytest.raises(Exception) as upstream:
-            poller._upstream.list_images(None, limit=1, offset=0)
+            poller.sources[0].upstream.list_images(None, limit=1, offset=0)
         assert egress.denial_of(upstream.value) is not None  # loopback under strict: refused before connecting
     finally:
         poller.close()

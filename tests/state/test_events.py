@@ -18,6 +18,7 @@ def test_payload_shape_and_data() -> None:
         "data": {
             "image_id": IMAGE["image_id"],
             "email": "a-b@x.com",
+            "source": "default",
             "status": "COMPLETED",
             "status_code": 1,
             "final": True,
@@ -63,3 +64,12 @@ def test_email_from_image_id_when_polling_without_email() -> None:
 
 def test_timestamp_is_utc_iso() -> None:
     assert format_timestamp(0) == "1970-01-01T00:00:00.000Z"
+
+
+def test_an_event_names_its_source() -> None:
+    event = build_event(image=IMAGE, account="a-b@x.com", status=resolve(IMAGE), previous=None, now=0,
+                        source="team_b")
+    assert event.data["source"] == "team_b"
+    # The id is the transition's: the same image seen through two tokens of one useapi.net user is one change.
+    same = build_event(image=IMAGE, account="a-b@x.com", status=resolve(IMAGE), previous=None, now=0)
+    assert event.id == same.id

@@ -114,6 +114,8 @@ class SimState:
         self.token = token
         self.tokens: set[str] = {token}
         """Every token answered (another useapi.net user's token, a poller told apart by its own)."""
+        self.throttled: set[str] = set()
+        """Tokens answered 429 (their user's rate limit), whatever they ask."""
         self.log: list[SimRequest] | None = None
         """Set to a list to record every list request: who asked for which account, from when to when."""
         self.list_delay_s = 0.0
@@ -212,6 +214,8 @@ class SimState:
             with self.lock:
                 self.requests[("unauthorized", "")] += 1
             return 401, {"error": "Unauthorized", "code": 401}
+        if auth.removeprefix("Bearer ") in self.throttled:
+            return 429, {"error": "Too many requests", "code": 429}
         rest = path[len(BASE_PATH):] if path.startswith(BASE_PATH) else path
         if rest in ("/accounts", "/accounts/"):
             return self._accounts()

@@ -107,3 +107,9 @@ def test_status_shows_what_redis_holds_masked_and_on_one_line(make_settings: Cal
     assert "\n" not in str(status.accounts) + str(status.failures) and "\x1b" not in str(status.failures)
     assert status.accounts[0]["last_error"] == "upstream said [redacted]\\nforged"
     assert status.failures[0]["what"] == "image.completed x\\n-> webhook"
+
+
+def test_the_tokens_of_every_source_are_masked(make_settings: Callable[..., Any]) -> None:
+    settings = make_settings(sources=[{"name": "team_b", "token": "user:99-teamBsecretTOKEN"}])
+    redactor = Redactor.from_settings(settings)
+    assert redactor.redact(f"a {TOKEN} b user:99-teamBsecretTOKEN c") == f"a {MASK} b {MASK} c"

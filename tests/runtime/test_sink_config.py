@@ -70,3 +70,14 @@ def test_status_shows_a_redacted_form() -> None:
 
     sink = Sink(SlackConfig(url="https://hooks.slack.com/services/T0/B0/S3CRET", name="team"))
     assert sink.redacted() == "slack team (https://hooks.slack.com/…)"
+
+
+def test_filters_by_source() -> None:
+    hook = WebhookConfig(url="https://h.example/x", secret=SECRET, sources=["team_b"])
+    assert hook.accepts("image.completed", {"email": "a@x.com", "source": "team_b"})
+    assert not hook.accepts("image.completed", {"email": "a@x.com", "source": "default"})
+    assert not hook.accepts("image.completed", {"email": "a@x.com"})  # an event from before sources: default
+    assert WebhookConfig(url="https://h.example/x", secret=SECRET, sources=["default"]).accepts(
+        "image.completed", {"email": "a@x.com"})
+    with pytest.raises(ValueError, match="source names"):
+        WebhookConfig(url="https://h.example/x", secret=SECRET, sources=["team b"])

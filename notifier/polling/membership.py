@@ -10,6 +10,7 @@ one account at the same time.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -19,6 +20,8 @@ import redis
 
 from notifier.polling.shard import live_pollers
 from notifier.state.keys import Keys
+
+log = logging.getLogger(__name__)
 
 FORGET_AFTER = 10
 """Check-ins older than this many ``poller_ttl_s`` are removed from the list."""
@@ -69,6 +72,18 @@ class Membership:
             pipe.zrange(key, 0, -1, withscores=True)
             beats = pipe.execute()[-1]
         return live_pollers({_text(member): float(at) for member, at in beats}, now, self.ttl_s)
+
+    def check_in_and_renew(self, live: list[str], holding: list[str]) -> list[str]:
+        """Check in and renew the leases of the polls in flight; the live pollers (the last known on error)."""
+        try:
+            fresh = self.check_in()
+            self.renew(holding)
+        except redis.RedisError as exc:
+            log.debug("could not check in: %s", exc)
+            return live
+        if fresh != live:
+            log.info("%d poller(s) share the accounts: %s", len(fresh), ", ".join(fresh))
+        return fresh
 
     def leave(self) -> None:
         """A poller that stops hands its accounts over at once instead of after ``poller_ttl_s``."""

@@ -27,6 +27,7 @@ import redis
 
 from notifier.errors import NotifierError, UpstreamAuthError
 from notifier.ops.metrics import metrics
+from notifier.polling.handover import resume
 from notifier.polling.membership import Membership
 from notifier.polling.outcome import CycleResult, log_scan
 from notifier.polling.schedule import AccountSchedule, next_interval_s, pause_after_error
@@ -85,6 +86,8 @@ class Poller:
         self._redis_lock = threading.Lock()
         self._redis_failing: set[str] = set()
         self._redis_down_since = 0.0
+        self._share = Share("")
+        """This poller's accounts (run_forever): read by the pool's threads, replaced whole by the loop."""
         self._pool = ThreadPoolExecutor(max_workers=settings.poll_concurrency, thread_name_prefix="poll")
 
     @property
@@ -134,6 +137,8 @@ class Poller:
 
     def _poll_leased(self, unit: str, membership: Membership) -> tuple[ScanResult | None, str | None]:
         """Poll an account under its lease; leave it to the poller that holds the lease, if another does."""
+        if unit not in self._share.mine:
+            return None, None  # queued before a poller joined and took it: that one polls it now
         schedule = self._schedules.setdefault(unit, AccountSchedule())
         try:
             if not membership.acquire(unit):
@@ -244,17 +249,21 @@ class Poller:
         if not self._settings.all_sinks():
             log.info("no webhook, Slack or Discord configured: events are logged here, not sent")
         in_flight: dict[str, Future[tuple[ScanResult | None, str | None]]] = {}
-        share, live = Share(membership.id), [membership.id]
+        live = [membership.id]
+        self._share = Share(membership.id)
         last_beat = last_check_in = -check_in_s
         # Pollers started together see each other at their second check-in: none polls all first.
         polling_from = self._monotonic() + check_in_s
         while not stop.is_set():
             now = self._monotonic()
             if now - last_check_in >= check_in_s:
-                live = self._check_in(membership, live, list(in_flight))
+                live = membership.check_in_and_renew(live, list(in_flight))
                 last_check_in = now
             units = self.accounts(now)
-            share = share.update(live, units)
+            share = self._share.update(live, units)
+            if share is not self._share:
+                self._resume([u for u in share.mine if u not in self._share.mine and u not in in_flight])
+                self._share = share
             if now >= polling_from:
                 for unit in units:
                     schedule = self._schedules.setdefault(unit, AccountSchedule())
@@ -279,14 +288,8 @@ class Poller:
                         self._settings.poller_ttl_s)
         log.info("poller stopped")
 
-    def _check_in(self, membership: Membership, live: list[str], in_flight: list[str]) -> list[str]:
-        """Check in and renew the leases of the polls in flight; the live pollers (the last known on error)."""
-        try:
-            fresh = membership.check_in()
-            membership.renew(in_flight)
-        except redis.RedisError as exc:
-            log.debug("could not check in: %s", exc)
-            return live
-        if fresh != live:
-            log.info("%d poller(s) share the accounts: %s", len(fresh), ", ".join(fresh))
-        return fresh
+    def _resume(self, gained: list[str]) -> None:
+        """Accounts new to this poller are first polled one interval after their last poll, wherever made."""
+        if gained:
+            resume(self._redis, self._settings, {u: self._units[u] for u in gained}, self._schedules,
+                   now=self._clock(), monotonic=self._monotonic)

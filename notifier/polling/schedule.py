@@ -50,3 +50,11 @@ def next_interval_s(active: int, remaining_s: list[float | None], settings: Sett
         if soonest > LONG_WAIT_S:
             return min(settings.poll_interval_s, soonest - LONG_WAIT_S + fast)
     return fast
+
+
+def resume_at(now: float, since_last_s: float | None, active: bool, settings: Settings) -> float:
+    """When an account new to this poller is due: one interval after its last poll by any poller. Pure."""
+    if since_last_s is None:
+        return now
+    interval = min(settings.poll_interval_active_s, settings.poll_interval_s) if active else settings.poll_interval_s
+    return now + max(0.0, interval - since_last_s)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import delivery, polling
+from bench import delivery, polling, scale
 from bench.harness import Receiver, percentile, private_redis
 from notifier.runtime.embedded_redis import find_redis_server
 
@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(Row("Redis memory per tracked image", [tracked], "B", "", "< 300 B", tracked < 300))
         rows.append(Row("Redis memory per finished image, until NOTIFIER_KNOWN_TTL_S", [finished_b], "B",
                         f"notifier keys without a TTL: {no_ttl}", "0 after the TTL (keys expire)", no_ttl == 0))
+        rows += scale_rows(url, 1000 if args.quick else 10_000, 300 if args.quick else 1000)
         rows.append(Row("poller peak RSS", rss_poller, "MB"))
         rows.append(Row("worker peak RSS", rss_worker, "MB"))
     elapsed = time.monotonic() - started
@@ -140,6 +141,26 @@ def main(argv: list[str] | None = None) -> int:
         (ROOT / "BENCHMARKS.md").write_text(report(table, args, elapsed))
         print("wrote BENCHMARKS.md")
     return 0
+
+
+def scale_rows(url: str, accounts: int, takeover_accounts: int) -> list[Row]:
+    """Point 6 of issue #13: N pollers over one Redis against one (each run once: a run is a whole cycle)."""
+    runs, takeover_s = scale.scale(url, accounts, takeover_accounts)
+    one = runs[0]
+    rows = []
+    for run in runs:
+        label = f"{run.pollers} poller{'s' if run.pollers > 1 else ''}"
+        rows.append(Row(f"first poll cycle over {accounts} accounts, {label}", [run.cycle_s], "s",
+                        "" if run is one else f"1 poller: {one.cycle_s:.1f} s"))
+        ratio = run.requests / one.requests
+        rows.append(Row(f"upstream requests in that cycle, {label}", [run.requests], "",
+                        "" if run is one else f"1 poller: {one.requests} (ratio {ratio:.3f})",
+                        "" if run is one else "1 poller's ±5%", None if run is one else abs(ratio - 1) <= 0.05))
+    rows.append(Row(f"takeover of a SIGKILLed poller's accounts ({runs[-1].pollers} pollers, {takeover_accounts} "
+                    "accounts, defaults)", [takeover_s], "s", "NOTIFIER_POLLER_TTL_S 5 s", "< 10 s", takeover_s < 10))
+    memory = [run.memory_per_account_b for run in runs if run.memory_per_account_b is not None]
+    rows.append(Row(f"Redis memory per account ({scale.HISTORY} finished images remembered)", memory, "B"))
+    return rows
 
 
 def render(rows: list[Row]) -> str:

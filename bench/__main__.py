@@ -153,8 +153,9 @@ def scale_rows(url: str, accounts: int, takeover_accounts: int) -> list[Row]:
         rows.append(Row(f"first poll cycle over {accounts} accounts, {label}", [run.cycle_s], "s",
                         "" if run is one else f"1 poller: {one.cycle_s:.1f} s"))
         ratio = run.requests / one.requests
-        rows.append(Row(f"upstream requests in that cycle, {label}", [run.requests], "",
-                        "" if run is one else f"1 poller: {one.requests} (ratio {ratio:.3f})",
+        rows.append(Row(f"upstream requests per account in that cycle, {label}", [run.requests / accounts], "",
+                        f"{run.requests} requests" + ("" if run is one else f"; 1 poller: {one.requests} (ratio "
+                                                                           f"{ratio:.4f})"),
                         "" if run is one else "1 poller's ±5%", None if run is one else abs(ratio - 1) <= 0.05))
     rows.append(Row(f"takeover of a SIGKILLed poller's accounts ({runs[-1].pollers} pollers, {takeover_accounts} "
                     "accounts, defaults)", [takeover_s], "s", "NOTIFIER_POLLER_TTL_S 5 s", "< 10 s", takeover_s < 10))

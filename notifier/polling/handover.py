@@ -13,7 +13,8 @@ from typing import Protocol
 
 import redis
 
-from notifier.polling.schedule import AccountSchedule, resume_at
+from notifier.polling.membership import Membership
+from notifier.polling.schedule import AccountSchedule, Since, polled_recently, resume_at
 from notifier.runtime.settings import Settings
 from notifier.state.keys import Keys
 
@@ -24,8 +25,8 @@ class Named(Protocol):
     @property
     def name(self) -> str: ...
 
-Since = tuple[float | None, bool]
-"""Seconds since the account's last poll (None: never polled), and whether it had images in progress."""
+LEASE_RETRY_S = 0.25
+"""An account whose lease another poller holds (it is handing the account over) is tried again this soon."""
 
 
 def last_polls(client: redis.Redis, prefix: str, accounts: Mapping[str, tuple[str, str]], now: float
@@ -62,3 +63,16 @@ def resume(client: redis.Redis, settings: Settings, gained: Mapping[str, tuple[N
         schedule = schedules.setdefault(unit, AccountSchedule())
         if not schedule.failures:
             schedule.next_poll_at = resume_at(mono, since_last_s, active, settings)
+
+
+def claim(membership: Membership, unit: str, keys: Keys, account: str, settings: Settings, *, now: float,
+          monotonic: Callable[[], float]) -> float | None:
+    """Take the unit's lease to poll it now (None), or say when to try again: its lease is another poller's,
+    or another poller polled it a moment ago (it owned it a moment ago: keep that pace). Raises RedisError."""
+    got, (since_last_s, active) = membership.claim(unit, keys, account, now)
+    if not got:
+        return monotonic() + LEASE_RETRY_S
+    if polled_recently(since_last_s, active, settings):
+        membership.release(unit)
+        return resume_at(monotonic(), since_last_s, active, settings)
+    return None

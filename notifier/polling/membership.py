@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import redis
 
+from notifier.polling.schedule import Since
 from notifier.polling.shard import live_pollers
 from notifier.state.keys import Keys
 
@@ -92,6 +93,16 @@ class Membership:
     def acquire(self, account: str) -> bool:
         """Take the account's poll lease; False when another poller holds it. Raises RedisError."""
         return bool(self._redis.set(self._keys.poll_lease(account), self.id, nx=True, px=self._ttl_ms))
+
+    def claim(self, unit: str, keys: Keys, account: str, now: float) -> tuple[bool, Since]:
+        """Take the unit's poll lease and read, in the same round trip, how long ago the account was last
+        polled (by any poller) and whether it tracks images in progress. Raises RedisError."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._keys.poll_lease(unit), self.id, nx=True, px=self._ttl_ms)
+            pipe.zscore(keys.accounts(), account)
+            pipe.hlen(keys.tracked(account))
+            got, at, tracked = pipe.execute()
+        return bool(got), (None if at is None else max(0.0, now - float(at)), bool(tracked))
 
     def release(self, account: str) -> None:
         self._release(keys=[self._keys.poll_lease(account)], args=[self.id])

@@ -27,7 +27,7 @@ import redis
 
 from notifier.errors import NotifierError, UpstreamAuthError
 from notifier.ops.metrics import metrics
-from notifier.polling.handover import resume
+from notifier.polling.handover import claim, resume
 from notifier.polling.membership import Membership
 from notifier.polling.outcome import CycleResult, log_scan
 from notifier.polling.schedule import AccountSchedule, next_interval_s, pause_after_error
@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 _TICK_S = 0.1
 REDIS_RETRY_S = 1.0
 """Pause of an account whose poll failed on a Redis error: polling resumes within this of Redis answering."""
-LEASE_RETRY_S = 0.25
-"""An account whose lease another poller holds (it is handing the account over) is tried again this soon."""
 class Poller:
     def __init__(
         self,
@@ -140,9 +138,12 @@ class Poller:
         if unit not in self._share.mine:
             return None, None  # queued before a poller joined and took it: that one polls it now
         schedule = self._schedules.setdefault(unit, AccountSchedule())
+        source, email = self._units[unit]
         try:
-            if not membership.acquire(unit):
-                schedule.next_poll_at = self._monotonic() + LEASE_RETRY_S
+            later = claim(membership, unit, self._keys.for_source(source.name), email, self._settings,
+                          now=self._clock(), monotonic=self._monotonic)
+            if later is not None:
+                schedule.next_poll_at = later
                 return None, None
         except redis.RedisError as exc:
             return None, self._redis_failed(unit, schedule, exc)
@@ -252,8 +253,6 @@ class Poller:
         live = [membership.id]
         self._share = Share(membership.id)
         last_beat = last_check_in = -check_in_s
-        # Pollers started together see each other at their second check-in: none polls all first.
-        polling_from = self._monotonic() + check_in_s
         while not stop.is_set():
             now = self._monotonic()
             if now - last_check_in >= check_in_s:
@@ -264,11 +263,10 @@ class Poller:
             if share is not self._share:
                 self._resume([u for u in share.mine if u not in self._share.mine and u not in in_flight])
                 self._share = share
-            if now >= polling_from:
-                for unit in units:
-                    schedule = self._schedules.setdefault(unit, AccountSchedule())
-                    if unit in share.mine and unit not in in_flight and schedule.next_poll_at <= now:
-                        in_flight[unit] = self._pool.submit(self._poll_leased, unit, membership)
+            for unit in units:
+                schedule = self._schedules.setdefault(unit, AccountSchedule())
+                if unit in share.mine and unit not in in_flight and schedule.next_poll_at <= now:
+                    in_flight[unit] = self._pool.submit(self._poll_leased, unit, membership)
             for unit in [u for u, f in in_flight.items() if f.done()]:
                 in_flight.pop(unit)
             if now - last_beat >= 1.0:

@@ -9,6 +9,10 @@ from notifier.backoff import backoff_s
 from notifier.errors import UpstreamAuthError, UpstreamError
 from notifier.runtime.settings import Settings
 
+Since = tuple[float | None, bool]
+"""Seconds since an account's last poll by any poller (None: never polled), and whether it tracks images in
+progress."""
+
 LONG_WAIT_S = 20.0
 """Images the upstream expects to need longer than this do not make their account poll faster yet."""
 
@@ -52,9 +56,18 @@ def next_interval_s(active: int, remaining_s: list[float | None], settings: Sett
     return fast
 
 
+def _interval_s(active: bool, settings: Settings) -> float:
+    return min(settings.poll_interval_active_s, settings.poll_interval_s) if active else settings.poll_interval_s
+
+
 def resume_at(now: float, since_last_s: float | None, active: bool, settings: Settings) -> float:
     """When an account new to this poller is due: one interval after its last poll by any poller. Pure."""
     if since_last_s is None:
         return now
-    interval = min(settings.poll_interval_active_s, settings.poll_interval_s) if active else settings.poll_interval_s
-    return now + max(0.0, interval - since_last_s)
+    return now + max(0.0, _interval_s(active, settings) - since_last_s)
+
+
+def polled_recently(since_last_s: float | None, active: bool, settings: Settings) -> bool:
+    """The account's last poll (by any poller) is under half an interval old: a poll now would be the same
+    poll twice (pollers handing it over), not the next one. Pure."""
+    return since_last_s is not None and since_last_s < _interval_s(active, settings) / 2

@@ -4,9 +4,11 @@ from collections.abc import Callable
 from typing import Any
 
 import fakeredis
+import redis
 
-from notifier.polling.handover import resume
-from notifier.polling.schedule import AccountSchedule, resume_at
+from notifier.polling.handover import claim, resume
+from notifier.polling.membership import Membership
+from notifier.polling.schedule import AccountSchedule, polled_recently, resume_at
 from notifier.state.keys import Keys
 
 
@@ -37,3 +39,26 @@ def test_resume_reads_the_last_polls_of_every_source(make_settings: Callable[...
     assert schedules["team_b/a@x.com"].next_poll_at == 50.5
     assert schedules["new@x.com"].next_poll_at == 50.0
     assert schedules["failing@x.com"].next_poll_at == 80.0  # its back-off stands
+
+
+def test_a_poll_just_made_elsewhere_is_not_made_again(make_settings: Callable[..., Any]) -> None:
+    settings = make_settings(poll_interval_s=3.0, poll_interval_active_s=1.0)
+    assert polled_recently(1.0, False, settings)
+    assert not polled_recently(1.6, False, settings)  # due soon anyway: this is the next poll
+    assert not polled_recently(0.6, True, settings)
+    assert not polled_recently(None, False, settings)
+
+
+def test_claim_takes_the_lease_or_says_when_to_try_again(make_settings: Callable[..., Any],
+                                                         real_redis: redis.Redis) -> None:
+    settings = make_settings(key_prefix="c", poll_interval_s=3.0)
+    keys = Keys("c")
+    mine, theirs = Membership(real_redis, keys, 5.0, "mine"), Membership(real_redis, keys, 5.0, "theirs")
+    assert claim(mine, "a@x.com", keys, "a@x.com", settings, now=1000.0, monotonic=lambda: 50.0) is None
+    # Held by another poller: tried again shortly.
+    assert claim(theirs, "a@x.com", keys, "a@x.com", settings, now=1000.0, monotonic=lambda: 50.0) == 50.25
+    mine.release("a@x.com")
+    # Polled 0.5 s ago by the poller that owned it until now: not again before its pace says so.
+    real_redis.zadd(keys.accounts(), {"a@x.com": 999.5})
+    assert claim(theirs, "a@x.com", keys, "a@x.com", settings, now=1000.0, monotonic=lambda: 50.0) == 52.5
+    assert real_redis.get(keys.poll_lease("a@x.com")) is None  # given back

@@ -95,3 +95,18 @@ def test_a_replayed_exhausted_delivery_gets_a_fresh_set_of_tries(world: Any) -> 
     run_until_settled(settings, store)
     assert len(tries) == 3 * ATTEMPTS
     assert failed.get_job_ids(cleanup=False) == []
+
+
+def test_status_lists_the_accounts_of_every_source(make_settings: Callable[..., Settings],
+                                                   fake_redis: fakeredis.FakeRedis) -> None:
+    from notifier.ops.report import collect_status
+    from notifier.runtime.app import build_tracker
+
+    settings = make_settings(sources=[{"name": "team_b", "token": "user:5-teamBtoken"}])
+    build_tracker(settings, fake_redis).finish_cycle("a@x.com", 1000.0)
+    build_tracker(settings, fake_redis, "team_b").finish_cycle("a@x.com", 1000.0, error="401 for user:5-teamBtoken")
+    status = collect_status(settings, fake_redis, now=1010.0)
+    shown = {row["account"]: row for row in status.accounts}
+    assert set(shown) == {"a@x.com", "team_b/a@x.com"}
+    assert shown["a@x.com"]["last_error"] is None
+    assert shown["team_b/a@x.com"]["last_error"] == "401 for [redacted]"

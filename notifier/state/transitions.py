@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from notifier.upstream.statuses import Status
+from notifier.upstream.statuses import DELETED, Status
 
 
 class Mode(enum.Enum):
@@ -108,6 +108,10 @@ def decide(
             return Decision(emit=False, previous=None, track=None, gave_up=True)
         return Decision(emit=False, previous=None, track=tracked, skip=tracked is None and not known)
     if silent:
+        if status.name == DELETED:
+            # Never seen with a status, then gone: nothing to say of it (as for an image created and
+            # deleted between two polls); whether it was history cannot be told without its created_at.
+            return Decision(emit=False, previous=None, track=None)
         tracked = None  # its first status is decided as for an image never seen
     if tracked is not None:
         if status.key != tracked.status.key:

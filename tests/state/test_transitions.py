@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 
 from notifier.state.transitions import HISTORY_SLACK_S, Decision, Mode, Tracked, decide
-from notifier.upstream.statuses import NO_INFORMATION, Status, resolve
+from notifier.upstream.statuses import NO_INFORMATION, Status, deleted, resolve
 
 NOW = 1_800_000_000.0
 QUEUED, GENERATING, COMPLETED = Status("QUEUED", 5, False), Status("GENERATING", 9, False), Status("COMPLETED", 1, True)
@@ -76,6 +76,8 @@ def test_no_status_is_no_transition() -> None:
     unseen = run(None, False, NO_INFORMATION)
     assert not unseen.emit and not unseen.skip and unseen.track == Tracked(NO_INFORMATION, NOW)
     assert run(unseen.track, False, NO_INFORMATION) == Decision(emit=False, previous=None, track=unseen.track)
+    gone = run(unseen.track, False, deleted())
+    assert not gone.emit and gone.track is None and not gone.skip  # leaves silently, into the known set
     first = run(unseen.track, False, GENERATING)
     assert first.emit and first.previous is None and first.seq == 0
     assert run(None, True, NO_INFORMATION).track is None  # final or given up already: nothing to follow

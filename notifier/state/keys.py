@@ -63,3 +63,37 @@ class Keys:
     def heartbeat(self, role: str) -> str:
         """String with a TTL: the last time a process of this role did its work."""
         return f"{self.prefix}:heartbeat:{role}"
+
+    # --- the attempt log (notifier/delivery/attempt_log.py); every key expires with the log's retention
+
+    def logged_event(self, event_id: str) -> str:
+        """String: an event's payload and summary (JSON), kept as long as its attempts so it can be sent again."""
+        return f"{self.prefix}:log:event:{event_id}"
+
+    def logged_attempts(self, event_id: str) -> str:
+        """List: an event's delivery attempts (JSON), oldest first, capped."""
+        return f"{self.prefix}:log:attempts:{event_id}"
+
+    def logged_outcomes(self, event_id: str) -> str:
+        """Hash: sink -> the last outcome of the event's delivery to it (JSON)."""
+        return f"{self.prefix}:log:outcomes:{event_id}"
+
+    def logged_events(self) -> str:
+        """Sorted set: event_id -> when the event was detected, capped at the log's most events."""
+        return f"{self.prefix}:log:events"
+
+    def item_timeline(self, item_id: str) -> str:
+        """Sorted set: event_id -> when detected, the events of one image or video."""
+        return f"{self.prefix}:log:item:{item_id}"
+
+    def sink_failed(self, sink: str) -> str:
+        """Sorted set: event_id -> when its delivery to the sink failed for good (what `recover` resends)."""
+        return f"{self.prefix}:log:sink:{sink}:failed"
+
+    def sink_failures(self, sink: str) -> str:
+        """Sorted set: failed attempts to the sink in the last hour ("event_id:time" -> time)."""
+        return f"{self.prefix}:log:sink:{sink}:failures"
+
+    def sink_health(self, sink: str) -> str:
+        """Hash: last_success_at, last_failure_at, last_error of a sink."""
+        return f"{self.prefix}:log:sink:{sink}:health"

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from notifier import cli_ops
 from notifier.errors import ConfigError, NotifierError
 from notifier.ops.logs import setup_logging
 from notifier.runtime.settings import Settings, load_settings
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--type", default="image.completed", metavar="TYPE",
                         help="the event type of the sample (default image.completed)")
     command("gen-secret", "print a new whsec_ signing secret")
+    cli_ops.add_commands(command)
     return parser
 
 
@@ -184,13 +186,15 @@ def _redis_ready(settings: Settings) -> Iterator[tuple[Settings, EmbeddedRedis]]
         server.stop()
 
 
-_NEEDS_REDIS = frozenset({"run", "poller", "worker", "poll-once", "status", "replay", "health"})
+_NEEDS_REDIS = frozenset({"run", "poller", "worker", "poll-once", "status", "replay", "health", *cli_ops.COMMANDS})
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings, embedded: EmbeddedRedis | None = None) -> int:
     if args.command in _NEEDS_REDIS and not settings.redis_url:
         with _redis_ready(settings) as (ready, server):
             return _dispatch(args, ready, server)
+    if args.command in cli_ops.COMMANDS:
+        return cli_ops.run(args, settings)
     if args.command == "run":
         from workers import supervisor
 

@@ -71,7 +71,7 @@ def test_every_operation_survives_bad_input(api_schema: Any) -> None:
                 assert response.status_code < 500, f"{where}: {response.status_code} {response.text}"
                 problem = said_what_was_wrong(response)
                 assert problem is None, f"{where}: {problem}"
-                tried[operation.label] = tried.get(operation.label, 0) + 1
+                tried[case.operation.label] = tried.get(case.operation.label, 0) + 1
 
             call()
     assert len(tried) == len(operations)

@@ -59,7 +59,11 @@ def _parser() -> argparse.ArgumentParser:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
     demo = command("demo", "see it work: simulated upstream, private Redis, verifying receiver (start here)")
-    demo.add_argument("--duration", type=float, default=60.0, help="stop after this many seconds (default 60)")
+    demo.add_argument("--duration", type=float, default=None,
+                      help="stop after this many seconds (default: 60, or until Ctrl-C when run from a terminal)")
+    demo.add_argument("--stay", action="store_true",
+                      help="keep the console up after the demo's events until Ctrl-C or --duration "
+                           "(the default from a terminal)")
     demo.add_argument("--webhook-url", help="also send the demo's events to this webhook")
     demo.add_argument("--webhook-secret", help="its whsec_ secret (one is made and shown when omitted)")
     demo.add_argument("--slack-url", help="also send the demo's final events to this Slack incoming webhook")
@@ -237,7 +241,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return run_demo(duration_s=args.duration, webhook_url=args.webhook_url,
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        stay = args.stay or interactive
+        duration = args.duration if args.duration is not None else (None if stay else 60.0)
+        return run_demo(duration_s=duration, stay=stay, webhook_url=args.webhook_url,
                         webhook_secret=args.webhook_secret, slack_url=args.slack_url)
     except ValueError as exc:
         print(f"notifier demo: {exc}", file=sys.stderr)

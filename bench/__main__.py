@@ -69,6 +69,21 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(Row("deliveries/s, fast receiver, 1 worker", rates, "/s",
                         f"httpx loop {statistics.median(loop):.0f}/s (ratio {ratio:.2f})", ">= 1500/s and >= 0.5x loop",
                         statistics.median(rates) >= 1500 and ratio >= 0.5))
+        # The attempt log's cost: the same runs with it off, interleaved so that drift hits both alike.
+        unlogged = repeat(runs, lambda: delivery.throughput(url, fast, n_fast, attempt_log=False)[0])
+        cost = 1 - statistics.median(rates) / statistics.median(unlogged)
+        rows.append(Row("deliveries/s with the attempt log (batches), fast receiver, 1 worker", rates, "/s",
+                        f"log off {statistics.median(unlogged):.0f}/s (cost {cost:.1%})", "cost <= 10%",
+                        cost <= 0.10))
+        n_single = 100 if args.quick else 500
+        single_on, single_off = [], []
+        for _ in range(runs):
+            single_on.append(delivery.throughput(url, fast, n_single, delivery_batch_size=1)[0])
+            single_off.append(delivery.throughput(url, fast, n_single, delivery_batch_size=1, attempt_log=False)[0])
+        single_cost = 1 - statistics.median(single_on) / statistics.median(single_off)
+        rows.append(Row("deliveries/s with the attempt log (one job each), fast receiver, 1 worker", single_on, "/s",
+                        f"log off {statistics.median(single_off):.0f}/s (cost {single_cost:.1%})", "cost <= 10%",
+                        single_cost <= 0.10))
         slow_rates = repeat(runs, lambda: delivery.throughput(url, slow, n_slow)[0])
         slow_loop = repeat(runs, lambda: delivery.plain_loop(slow, n_slow))
         rows.append(Row("deliveries/s, 100 ms receiver, 1 worker", slow_rates, "/s",

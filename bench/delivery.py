@@ -69,10 +69,10 @@ def _enqueue(values: dict[str, Any], batch: list[Event]) -> float:
     return started
 
 
-def throughput(redis_url: str, receiver: Receiver, count: int, workers: int = 1) -> tuple[float, float]:
-    """(deliveries/s from enqueue to the last acknowledgment, a worker's peak RSS in MB)."""
+def throughput(redis_url: str, receiver: Receiver, count: int, workers: int = 1, **extra: Any) -> tuple[float, float]:
+    """(deliveries/s from enqueue to the last acknowledgment, a worker's peak RSS in MB); ``extra``: settings."""
     receiver.reset()
-    values = _values(redis_url, [{"url": receiver.url, "secret": SECRET, "name": "target"}])
+    values = _values(redis_url, [{"url": receiver.url, "secret": SECRET, "name": "target"}], **extra)
     procs = _start_workers(values, workers)
     try:
         started = _enqueue(values, events(count, f"t{next(_runs)}-"))

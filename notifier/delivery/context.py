@@ -77,7 +77,7 @@ class DeliveryContext:
             egress=policy,
             redactor=Redactor.from_settings(settings),
             attempts=AttemptLog(connection, Keys(settings.key_prefix), ttl_s=settings.attempt_log_ttl_s,
-                                max_events=settings.attempt_log_max_events),
+                                max_events=settings.attempt_log_max_events) if settings.attempt_log else None,
         )
 
 

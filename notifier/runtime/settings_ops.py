@@ -36,6 +36,8 @@ class OpsSettings(SettingsGroup):
     api_token: SecretStr = SecretStr("")
     """Bearer tokens of the API: ``read:<token>`` and ``write:<token>`` (write may also replay, recover and
     test-send), comma- or space-separated. Empty: no auth, and then the API serves only on a loopback host."""
+    attempt_log: bool = True
+    """Record every delivery attempt (what the console, the API and ``notifier events`` show); false: none."""
     attempt_log_ttl_s: int = Field(7 * 86400, ge=60, le=90 * 86400)
     """How long each delivery attempt, and the payload of its event, are kept in the attempt log."""
     attempt_log_max_events: int = Field(100_000, ge=100, le=10_000_000)

@@ -8,7 +8,7 @@ first of ``item_id``, ``image_id``, ``video_id`` the payload has, the medium is 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from notifier.errors import DeliveryError
@@ -39,7 +39,11 @@ class Attempt:
     next_try_at: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies, and this runs once per delivery.
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(Attempt))
 
 
 def item_of(payload: dict[str, Any]) -> tuple[str | None, str]:

@@ -15,7 +15,7 @@ from typing import Any
 import redis
 from rq.registry import ScheduledJobRegistry
 
-from notifier.delivery.attempt_log import FAILURE_WINDOW_S
+from notifier.delivery.attempt_log import ATTEMPT, DOC, FAILURE_WINDOW_S, OUTCOME
 from notifier.delivery.attempt_record import number_attempts
 from notifier.delivery.enqueue import make_queue
 from notifier.delivery.sinks import build_sinks
@@ -95,20 +95,27 @@ class Inspector:
         self.keys = Keys(settings.key_prefix)
         self.shown = Redactor.from_settings(settings)
 
-    def _load(self, event_ids: list[str]) -> list[dict[str, Any]]:
+    def _raw(self, event_ids: list[str]) -> list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]:
+        """(document, each sink's last outcome, attempts oldest first) of each event still logged."""
         with self.redis.pipeline(transaction=False) as pipe:
             for eid in event_ids:
-                pipe.get(self.keys.logged_event(eid))
-                pipe.hgetall(self.keys.logged_outcomes(eid))
+                pipe.hgetall(self.keys.logged_event(eid))
             raw = pipe.execute()
         found = []
-        for doc_raw, outcomes_raw in zip(raw[::2], raw[1::2], strict=True):
-            doc = _json(doc_raw) if doc_raw is not None else None
+        for fields in raw:
+            values = {_text(k): v for k, v in fields.items()}
+            doc = _json(values.pop(DOC, b"null"))
             if not isinstance(doc, dict):
                 continue  # expired between the index and here
-            outcomes = {_text(k): o for k, v in outcomes_raw.items() if isinstance(o := _json(v), dict)}
-            found.append(summary(doc, outcomes, self.shown))
+            outcomes = {name.removeprefix(OUTCOME): o for name, v in values.items()
+                        if name.startswith(OUTCOME) and isinstance(o := _json(v), dict)}
+            attempts = [a for name, v in sorted(values.items())
+                        if name.startswith(ATTEMPT) and isinstance(a := _json(v), dict)]
+            found.append((doc, outcomes, sorted(attempts, key=lambda a: float(a.get("at") or 0))))
         return found
+
+    def _load(self, event_ids: list[str]) -> list[dict[str, Any]]:
+        return [summary(doc, outcomes, self.shown) for doc, outcomes, _ in self._raw(event_ids)]
 
     def events(self, wanted: EventFilter, *, limit: int = 50, cursor: int = 0
                ) -> tuple[list[dict[str, Any]], int | None]:
@@ -136,16 +143,15 @@ class Inspector:
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         """One event: its summary, payload and every attempt (numbered per sink), or None when unknown."""
-        loaded = self._load([event_id])
-        if not loaded:
+        found = self._raw([event_id])
+        if not found:
             return None
-        doc = _json(self.redis.get(self.keys.logged_event(event_id))) or {}
-        raw: list[bytes] = self.redis.lrange(self.keys.logged_attempts(event_id), 0, -1)  # type: ignore[assignment]
-        attempts = [a for a in (_json(r) for r in raw) if isinstance(a, dict)]
+        doc, outcomes, attempts = found[0]
         for attempt in attempts:
             if attempt.get("error"):
                 attempt["error"] = self.shown.one_line(str(attempt["error"]))
-        return {**loaded[0], "payload": doc.get("payload"), "attempts": number_attempts(attempts)}
+        return {**summary(doc, outcomes, self.shown), "payload": doc.get("payload"),
+                "attempts": number_attempts(attempts)}
 
     def timeline(self, item_id: str) -> list[dict[str, Any]]:
         """The events of one image or video, oldest first."""
@@ -153,7 +159,7 @@ class Inspector:
         return self._load(ids)
 
     def payload(self, event_id: str) -> dict[str, Any] | None:
-        doc = _json(self.redis.get(self.keys.logged_event(event_id)) or b"null")
+        doc = _json(self.redis.hget(self.keys.logged_event(event_id), DOC) or b"null")
         payload = doc.get("payload") if isinstance(doc, dict) else None
         return payload if isinstance(payload, dict) else None
 

@@ -67,16 +67,9 @@ class Keys:
     # --- the attempt log (notifier/delivery/attempt_log.py); every key expires with the log's retention
 
     def logged_event(self, event_id: str) -> str:
-        """String: an event's payload and summary (JSON), kept as long as its attempts so it can be sent again."""
+        """Hash: an event's document with its payload (``doc``, so it can be sent again), each sink's last
+        outcome (``outcome:<sink>``) and each attempt (``attempt:<time>:<sink>``), as JSON."""
         return f"{self.prefix}:log:event:{event_id}"
-
-    def logged_attempts(self, event_id: str) -> str:
-        """List: an event's delivery attempts (JSON), oldest first, capped."""
-        return f"{self.prefix}:log:attempts:{event_id}"
-
-    def logged_outcomes(self, event_id: str) -> str:
-        """Hash: sink -> the last outcome of the event's delivery to it (JSON)."""
-        return f"{self.prefix}:log:outcomes:{event_id}"
 
     def logged_events(self) -> str:
         """Sorted set: event_id -> when the event was detected, capped at the log's most events."""

@@ -50,6 +50,8 @@ class World:
         worker = DeliveryWorker([make_queue(self.redis, self.settings)], connection=self.redis,
                                 serializer=JSONSerializer, job_class=DeliveryJob)
         worker.work(burst=True, with_scheduler=False, logging_level="WARNING")
+        if self.context.attempts is not None:
+            self.context.attempts.flush()  # what the worker's background thread would write within 0.1 s
 
 
 def world_settings(make_settings: Callable[..., Settings], receiver: Receiver, redis_url: str,

@@ -127,31 +127,36 @@ class AttemptLog:
                          keys.sink_health):
             head += template(_SLOT).split(_SLOT)
         for start in range(0, len(attempts), FLUSH_AT):
+            # One argument per attempt (its record, a newline, its event's document): packing a command costs
+            # the client per argument.
             args = list(head)
             for attempt, payload in attempts[start:start + FLUSH_AT]:
                 at = detected_at(payload, attempt.at)
-                args += [attempt.event_id, attempt.item_id or "", attempt.sink, attempt.outcome, attempt.at, at,
-                         json.dumps(attempt.to_dict(), separators=(",", ":")),
-                         json.dumps(event_document(attempt.event_id, payload, attempt, at), separators=(",", ":")),
-                         attempt.error or ""]
+                record = attempt.to_dict()
+                record["detected_at"] = at
+                args.append(json.dumps(record, separators=(",", ":")) + "\n"
+                            + json.dumps(event_document(attempt.event_id, payload, attempt, at), separators=(",", ":")))
             self._script(args=args, client=pipe)
 
 
 _SLOT = "\x00"
 """Where a key template (made by :class:`~notifier.state.keys.Keys`) takes its event id, item id or sink."""
-FIELDS_PER_ATTEMPT = 9
 _RECORD = """
 local ttl, maxn, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local window, index = tonumber(ARGV[4]), ARGV[5]
 local evh, evt, ith, itt, fdh, fdt, fsh, fst, hlh, hlt = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11],
   ARGV[12], ARGV[13], ARGV[14], ARGV[15]
 local sinks = {}
-for i = 16, #ARGV, 9 do
-  local eid, item, sink, outcome = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local at, detected = ARGV[i + 4], ARGV[i + 5]
-  local record, doc, err = ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+for i = 16, #ARGV do
+  local nl = string.find(ARGV[i], "\n", 1, true)
+  local record, doc = string.sub(ARGV[i], 1, nl - 1), string.sub(ARGV[i], nl + 1)
+  local r = cjson.decode(record)
+  local eid, sink, outcome, at, detected = r.event_id, r.sink, r.outcome, r.at, r.detected_at
+  local item = (r.item_id ~= cjson.null and r.item_id) or ''
+  local err = (r.error ~= cjson.null and r.error) or ''
   local ek = evh .. eid .. evt
-  redis.call('HSET', ek, 'doc', doc, 'outcome:' .. sink, record, 'attempt:' .. at .. ':' .. sink, record)
+  redis.call('HSET', ek, 'doc', doc, 'outcome:' .. sink, record, 'attempt:' .. string.format('%.3f', at) .. ':' .. sink,
+    record)
   redis.call('EXPIRE', ek, ttl)
   redis.call('ZADD', index, detected, eid)
   if item ~= '' then
@@ -162,11 +167,11 @@ for i = 16, #ARGV, 9 do
   local fd, hk = fdh .. sink .. fdt, hlh .. sink .. hlt
   if outcome == 'delivered' then
     redis.call('ZREM', fd, eid)
-    redis.call('HSET', hk, 'last_success_at', at)
+    redis.call('HSET', hk, 'last_success_at', string.format('%.3f', at))
   else
     if outcome == 'failed' then redis.call('ZADD', fd, at, eid) end
-    redis.call('ZADD', fsh .. sink .. fst, at, eid .. ':' .. at)
-    redis.call('HSET', hk, 'last_failure_at', at, 'last_error', err)
+    redis.call('ZADD', fsh .. sink .. fst, at, eid .. ':' .. string.format('%.3f', at))
+    redis.call('HSET', hk, 'last_failure_at', string.format('%.3f', at), 'last_error', err)
   end
   sinks[sink] = true
 end

@@ -148,7 +148,7 @@ local evh, evt, ith, itt, fdh, fdt, fsh, fst, hlh, hlt = ARGV[6], ARGV[7], ARGV[
   ARGV[12], ARGV[13], ARGV[14], ARGV[15]
 local sinks = {}
 for i = 16, #ARGV do
-  local nl = string.find(ARGV[i], "\n", 1, true)
+  local nl = string.find(ARGV[i], "\\n", 1, true)
   local record, doc = string.sub(ARGV[i], 1, nl - 1), string.sub(ARGV[i], nl + 1)
   local r = cjson.decode(record)
   local eid, sink, outcome, at, detected = r.event_id, r.sink, r.outcome, r.at, r.detected_at

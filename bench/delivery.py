@@ -37,7 +37,7 @@ def _values(redis_url: str, hooks: list[dict[str, Any]], **extra: Any) -> dict[s
     import json
 
     return {"redis_url": redis_url, "key_prefix": f"bench{run}", "queue_name": f"bench{run}",
-            "webhooks": json.dumps(hooks), "http_port": 0, "log_level": "WARNING", **extra}
+            "webhooks": json.dumps(hooks), "http_port": 0, "api_port": 0, "log_level": "WARNING", **extra}
 
 
 def _settings(values: dict[str, Any]) -> Settings:

@@ -127,8 +127,10 @@ class Inspector:
         bottom = "-inf" if wanted.since is None else wanted.since
         page: list[dict[str, Any]] = []
         offset, scanned = cursor, 0
+        filtered = any(getattr(wanted, name) is not None for name in ("account", "medium", "type", "sink", "outcome"))
+        chunk = SCAN_CHUNK if filtered else limit  # unfiltered, every event read is shown
         while len(page) < limit and scanned < SCAN_MAX:
-            ids = [_text(i) for i in self.redis.zrevrangebyscore(index, top, bottom, start=offset, num=SCAN_CHUNK)]
+            ids = [_text(i) for i in self.redis.zrevrangebyscore(index, top, bottom, start=offset, num=chunk)]
             if not ids:
                 return page, None
             for item in self._load(ids):

@@ -16,8 +16,8 @@ from notifier.delivery.context import install
 from notifier.runtime.settings import Settings
 from notifier.state.keys import Keys
 from tests.conftest import SECRET
-from tests.ops.world import World, make_event, world_settings
 from tests.support.receiver import Receiver
+from tests.support.world import World, make_event, world_settings
 
 pytestmark = pytest.mark.integration
 

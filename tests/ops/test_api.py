@@ -16,8 +16,8 @@ from notifier.delivery.context import install
 from notifier.ops.api import Authorizer, create_app
 from notifier.runtime.settings import Settings
 from tests.conftest import SECRET
-from tests.ops.world import World, make_event, world_settings
 from tests.support.receiver import Receiver
+from tests.support.world import World, make_event, world_settings
 
 pytestmark = pytest.mark.integration
 READ, WRITE = "read-token-0123456789", "write-token-0123456789"
@@ -148,30 +148,3 @@ def test_redis_away_is_a_503_not_a_500(world: World, make_settings: Callable[...
     answer = api.get("/api/events")
     assert answer.status_code == 503 and "Redis is not answering" in answer.json()["detail"]
 
-
-def test_the_cli_answers_from_the_same_functions(world: World, capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from notifier import cli, cli_ops
-
-    events = [make_event(now=time.time()) for _ in range(2)]
-    world.enqueue(events)
-    world.work()
-    monkeypatch.setattr(cli, "load_settings", lambda: world.settings)
-    assert cli.main(["events", "--outcome", "failed", "--sink", "hook"]) == 0
-    listed = capsys.readouterr().out
-    assert all(e.id in listed for e in events) and "hook failed" in listed
-    assert cli.main(["attempts", events[0].id]) == 0
-    shown = capsys.readouterr().out
-    assert "#1 hook" in shown and "HTTP 400" in shown and "client_error" in shown
-    assert cli.main(["attempts", "evt_unknown"]) == 1
-    capsys.readouterr()
-    assert cli.main(["recover", "hook", "--since", "1h"]) == 0
-    assert "hook: 2 failed deliveries sent again" in capsys.readouterr().out
-    world.work()
-    assert cli.main(["events", "--outcome", "failed", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == []
-    assert cli_ops.parse_when("2h", 10_000.0) == 2_800.0
-    assert cli_ops.parse_when("2026-03-09T12:00:00Z", 0) == cli_ops.parse_when("2026-03-09T12:00:00", 0)
-    with pytest.raises(SystemExit):
-        cli.main(["recover", "hook", "--since", "yesterday-ish"])
-    assert "is not a time" in capsys.readouterr().err

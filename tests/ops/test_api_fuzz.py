@@ -18,8 +18,8 @@ from notifier.delivery.context import install
 from notifier.ops.api import create_app
 from notifier.runtime.settings import Settings
 from tests.conftest import SECRET
-from tests.ops.world import World, make_event, world_settings
 from tests.support.receiver import Receiver
+from tests.support.world import World, make_event, world_settings
 
 pytestmark = pytest.mark.integration
 WRITE = "write-token-0123456789"

@@ -21,8 +21,8 @@ from notifier.delivery.context import install
 from notifier.ops.api_server import ApiServer
 from notifier.runtime.settings import Settings
 from tests.conftest import ROOT, SECRET
-from tests.ops.world import World, make_event, world_settings
 from tests.support.receiver import Receiver
+from tests.support.world import World, make_event, world_settings
 
 pytestmark = pytest.mark.integration
 # Read at import: the suite's autouse fixture clears NOTIFIER_* variables before each test.

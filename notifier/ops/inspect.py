@@ -22,6 +22,7 @@ from notifier.delivery.sinks import build_sinks
 from notifier.delivery.sinks.base import redact_url
 from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings
+from notifier.runtime.sink_config_chat import AppriseConfig
 from notifier.state.keys import Keys
 
 SCAN_CHUNK = 200
@@ -190,7 +191,7 @@ class Inspector:
             rows.append({
                 "name": name,
                 "kind": sink.kind,
-                "url": redact_url(sink.config.url),
+                "url": sink.config.where() if isinstance(sink.config, AppriseConfig) else redact_url(sink.config.url),
                 "circuit": {"state": "open" if isinstance(circuit_ms, int) and circuit_ms > 0 else "closed",
                             "open_for_s": round(circuit_ms / 1000, 1) if isinstance(circuit_ms, int)
                             and circuit_ms > 0 else 0.0},

@@ -148,3 +148,12 @@ def test_redis_away_is_a_503_not_a_500(world: World, make_settings: Callable[...
     answer = api.get("/api/events")
     assert answer.status_code == 503 and "Redis is not answering" in answer.json()["detail"]
 
+
+
+def test_an_apprise_sink_shows_its_scheme_only(make_settings: Callable[..., Settings], redis_url: str,
+                                              real_redis: redis.Redis) -> None:
+    settings = make_settings(redis_url=redis_url, apprise_urls="tgram://123456789:AAbotTOKENsecret0123/4567890")
+    answer = TestClient(create_app(settings, real_redis)).get("/api/sinks")
+    sinks = answer.json()["sinks"]
+    assert [s["url"] for s in sinks] == ["tgram://…"]
+    assert "AAbotTOKENsecret0123" not in answer.text and "123456789" not in answer.text

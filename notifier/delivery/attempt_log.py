@@ -39,6 +39,8 @@ from notifier.state.keys import Keys
 
 log = logging.getLogger(__name__)
 
+MAX_ATTEMPTS_PER_EVENT = 100
+"""An event keeps its last this many attempts (more come only from replaying it again and again)."""
 FAILURE_WINDOW_S = 3600
 """Failures are counted over the last hour (the sinks' health)."""
 FLUSH_EVERY_S = 0.1
@@ -128,6 +130,7 @@ class AttemptLog:
         for template in (keys.logged_event, keys.item_timeline, keys.sink_failed, keys.sink_failures,
                          keys.sink_health):
             head += template(_SLOT).split(_SLOT)
+        head.append(MAX_ATTEMPTS_PER_EVENT)
         for start in range(0, len(attempts), FLUSH_AT):
             # One argument per attempt (its record, a newline, its event's document): packing a command costs
             # the client per argument.
@@ -145,11 +148,11 @@ _SLOT = "\x00"
 """Where a key template (made by :class:`~notifier.state.keys.Keys`) takes its event id, item id or sink."""
 _RECORD = """
 local ttl, maxn, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local window, index = tonumber(ARGV[4]), ARGV[5]
+local window, index, keep = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[16])
 local evh, evt, ith, itt, fdh, fdt, fsh, fst, hlh, hlt = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11],
   ARGV[12], ARGV[13], ARGV[14], ARGV[15]
 local sinks = {}
-for i = 16, #ARGV do
+for i = 17, #ARGV do
   local nl = string.find(ARGV[i], "\\n", 1, true)
   local record, doc = string.sub(ARGV[i], 1, nl - 1), string.sub(ARGV[i], nl + 1)
   local r = cjson.decode(record)
@@ -160,6 +163,15 @@ for i = 16, #ARGV do
   redis.call('HSET', ek, 'doc', doc, 'outcome:' .. sink, record, 'attempt:' .. string.format('%.3f', at) .. ':' .. sink,
     record)
   redis.call('EXPIRE', ek, ttl)
+  if redis.call('HLEN', ek) > keep + 20 then
+    -- Rare (replayed again and again): drop the oldest attempts, keeping the last `keep`.
+    local attempts = {}
+    for _, field in ipairs(redis.call('HKEYS', ek)) do
+      if string.sub(field, 1, 8) == 'attempt:' then table.insert(attempts, field) end
+    end
+    table.sort(attempts)
+    for n = 1, #attempts - keep do redis.call('HDEL', ek, attempts[n]) end
+  end
   redis.call('ZADD', index, detected, eid)
   if item ~= '' then
     local ik = ith .. item .. itt

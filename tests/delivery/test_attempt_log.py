@@ -94,3 +94,19 @@ def test_the_background_thread_writes_what_the_jobs_recorded(real_redis: redis.R
     while not real_redis.exists(keys.logged_event("e")):
         assert time.monotonic() < deadline, "the attempt was not written within 5 s"
         time.sleep(0.01)
+
+
+def test_an_event_keeps_its_last_attempts_up_to_the_cap(real_redis: redis.Redis) -> None:
+    from notifier.delivery.attempt_log import MAX_ATTEMPTS_PER_EVENT
+
+    keys = Keys("many")
+    log = AttemptLog(real_redis, keys, ttl_s=600, max_events=100, background=False)
+    payload = {"type": "image.completed", "timestamp": "x", "data": {"image_id": "i"}}
+    now = time.time()
+    log.record([(build_attempt(event_id="e", payload=payload, sink="s", now=now + n, status=200), payload)
+                for n in range(MAX_ATTEMPTS_PER_EVENT + 30)])
+    fields = sorted(f.decode() for f in real_redis.hkeys(keys.logged_event("e")) if f.startswith(b"attempt:"))
+    # Trimmed back to the cap once over it by 20 (the hash also holds the document and the outcomes).
+    assert MAX_ATTEMPTS_PER_EVENT <= len(fields) < MAX_ATTEMPTS_PER_EVENT + 20
+    assert fields[-1].startswith(f"attempt:{now + MAX_ATTEMPTS_PER_EVENT + 29:.3f}")
+    assert not any(f.startswith(f"attempt:{now:.3f}") for f in fields)  # the oldest went first

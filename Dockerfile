@@ -27,7 +27,9 @@ RUN mkdir -p /data && chown 10001:10001 /data
 WORKDIR /data
 USER 10001:10001
 VOLUME ["/data"]
-EXPOSE 8080
+# 8080: /healthz, /readyz, /metrics; 8081: the API and console (served only with NOTIFIER_API_TOKEN set, as the
+# image listens beyond loopback).
+EXPOSE 8080 8081
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 CMD ["notifier", "health"]
 ENTRYPOINT ["notifier"]
 CMD ["run"]

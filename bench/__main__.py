@@ -69,6 +69,22 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(Row("deliveries/s, fast receiver, 1 worker", rates, "/s",
                         f"httpx loop {statistics.median(loop):.0f}/s (ratio {ratio:.2f})", ">= 1500/s and >= 0.5x loop",
                         statistics.median(rates) >= 1500 and ratio >= 0.5))
+        # The attempt log's cost: the same deliveries with it off, interleaved so that drift hits both alike;
+        # compared on throughput and on the worker's CPU per delivery (which a loaded machine moves less).
+        for label, n_log, extra in (("batches", n_fast, {}), ("one job each", 100 if args.quick else 500,
+                                                             {"delivery_batch_size": 1})):
+            on, off = [], []
+            for _ in range(runs):
+                on.append(delivery.worker_cost(url, fast, n_log, **extra))
+                off.append(delivery.worker_cost(url, fast, n_log, attempt_log=False, **extra))
+            rate_on, rate_off = (statistics.median(r[0] for r in runs_) for runs_ in (on, off))
+            cpu_on, cpu_off = (statistics.median(r[1] for r in runs_) for runs_ in (on, off))
+            rows.append(Row(f"deliveries/s with the attempt log ({label}), fast receiver, 1 worker",
+                            [r[0] for r in on], "/s", f"log off {rate_off:.0f}/s (cost {1 - rate_on / rate_off:.1%})",
+                            "cost <= 10%", 1 - rate_on / rate_off <= 0.10))
+            rows.append(Row(f"worker CPU per delivery with the attempt log ({label})", [r[1] for r in on], "us",
+                            f"log off {cpu_off:.0f} us (cost {cpu_on / cpu_off - 1:.1%})", "cost <= 10%",
+                            cpu_on / cpu_off - 1 <= 0.10))
         slow_rates = repeat(runs, lambda: delivery.throughput(url, slow, n_slow)[0])
         slow_loop = repeat(runs, lambda: delivery.plain_loop(slow, n_slow))
         rows.append(Row("deliveries/s, 100 ms receiver, 1 worker", slow_rates, "/s",

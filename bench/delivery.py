@@ -10,7 +10,7 @@ import httpx
 import redis
 from rq import Worker
 
-from bench.harness import Receiver, env_for, peak_rss_mb, percentile, spawn, stop
+from bench.harness import Receiver, cpu_s, env_for, peak_rss_mb, percentile, spawn, stop
 from notifier.delivery.enqueue import make_enqueuer, make_queue
 from notifier.delivery.sinks import build_sinks
 from notifier.runtime.settings import Settings
@@ -37,7 +37,7 @@ def _values(redis_url: str, hooks: list[dict[str, Any]], **extra: Any) -> dict[s
     import json
 
     return {"redis_url": redis_url, "key_prefix": f"bench{run}", "queue_name": f"bench{run}",
-            "webhooks": json.dumps(hooks), "http_port": 0, "log_level": "WARNING", **extra}
+            "webhooks": json.dumps(hooks), "http_port": 0, "api_port": 0, "log_level": "WARNING", **extra}
 
 
 def _settings(values: dict[str, Any]) -> Settings:
@@ -69,10 +69,10 @@ def _enqueue(values: dict[str, Any], batch: list[Event]) -> float:
     return started
 
 
-def throughput(redis_url: str, receiver: Receiver, count: int, workers: int = 1) -> tuple[float, float]:
-    """(deliveries/s from enqueue to the last acknowledgment, a worker's peak RSS in MB)."""
+def throughput(redis_url: str, receiver: Receiver, count: int, workers: int = 1, **extra: Any) -> tuple[float, float]:
+    """(deliveries/s from enqueue to the last acknowledgment, a worker's peak RSS in MB); ``extra``: settings."""
     receiver.reset()
-    values = _values(redis_url, [{"url": receiver.url, "secret": SECRET, "name": "target"}])
+    values = _values(redis_url, [{"url": receiver.url, "secret": SECRET, "name": "target"}], **extra)
     procs = _start_workers(values, workers)
     try:
         started = _enqueue(values, events(count, f"t{next(_runs)}-"))
@@ -85,6 +85,29 @@ def throughput(redis_url: str, receiver: Receiver, count: int, workers: int = 1)
         for proc in procs:
             stop(proc)
     return receiver.count / elapsed, rss
+
+
+def worker_cost(redis_url: str, receiver: Receiver, count: int, **extra: Any) -> tuple[float, float]:
+    """(deliveries/s, the worker's CPU microseconds per delivery from the first enqueue to the last ack).
+
+    CPU time is what a busy machine's noise barely moves: the attempt log's cost is compared on it too.
+    """
+    receiver.reset()
+    values = _values(redis_url, [{"url": receiver.url, "secret": SECRET, "name": "target"}], **extra)
+    procs = _start_workers(values, 1)
+    try:
+        before = cpu_s(procs[0].pid)
+        started = _enqueue(values, events(count, f"c{next(_runs)}-"))
+        deadline = time.monotonic() + 600
+        while receiver.count < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        elapsed = max(receiver.arrivals.values()) - started
+        time.sleep(0.3)  # the attempt log's background writes of the last deliveries
+        used = cpu_s(procs[0].pid) - before
+    finally:
+        for proc in procs:
+            stop(proc)
+    return receiver.count / elapsed, used / count * 1e6
 
 
 def plain_loop(receiver: Receiver, count: int) -> float:

@@ -82,7 +82,7 @@ def _start(short: bool) -> Stack:
         "redis_url": server.url, "webhook_url": receiver.url, "webhook_secret": SECRET,
         "poll_interval_s": 0.5, "poll_interval_active_s": 0.5, "delivery_timeout_s": 3,
         "delivery_job_timeout_s": 10, "delivery_backoff_base_s": 1, "delivery_backoff_max_s": 8,
-        "worker_count": 2, "http_port": 0, "key_prefix": "faults",
+        "worker_count": 2, "http_port": 0, "api_port": 0, "key_prefix": "faults",
     }
     log = Path(tempfile.mkstemp(prefix="notifier-faults-", suffix=".log")[1])
     run = subprocess.Popen([sys.executable, "-m", "notifier.cli", "run"], env=env_for(values),

@@ -45,7 +45,7 @@ def detection(redis_url: str, receiver: Receiver, *, images: int, window_s: floa
         values: dict[str, Any] = {"useapi_token": TOKEN, "useapi_base_url": sim.url, "accounts": account,
                                   "redis_url": redis_url, "key_prefix": prefix, "queue_name": prefix,
                                   "webhooks": json.dumps([{"url": receiver.url, "secret": SECRET}]),
-                                  "http_port": 0, "log_level": "WARNING"}
+                                  "http_port": 0, "api_port": 0, "log_level": "WARNING"}
         if fixed_interval_s is not None:
             values["poll_interval_s"] = values["poll_interval_active_s"] = fixed_interval_s
         poller, worker = spawn(["poller"], env_for(values)), spawn(["worker"], env_for(values))

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from notifier import cli_ops
 from notifier.errors import ConfigError, NotifierError
 from notifier.ops.logs import setup_logging
 from notifier.runtime.settings import Settings, load_settings
@@ -58,7 +59,11 @@ def _parser() -> argparse.ArgumentParser:
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
     demo = command("demo", "see it work: simulated upstream, private Redis, verifying receiver (start here)")
-    demo.add_argument("--duration", type=float, default=60.0, help="stop after this many seconds (default 60)")
+    demo.add_argument("--duration", type=float, default=None,
+                      help="stop after this many seconds (default: 60, or until Ctrl-C when run from a terminal)")
+    demo.add_argument("--stay", action="store_true",
+                      help="keep the console up after the demo's events until Ctrl-C or --duration "
+                           "(the default from a terminal)")
     demo.add_argument("--webhook-url", help="also send the demo's events to this webhook")
     demo.add_argument("--webhook-secret", help="its whsec_ secret (one is made and shown when omitted)")
     demo.add_argument("--slack-url", help="also send the demo's final events to this Slack incoming webhook")
@@ -94,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--type", default="image.completed", metavar="TYPE",
                         help="the event type of the sample (default image.completed)")
     command("gen-secret", "print a new whsec_ signing secret")
+    cli_ops.add_commands(command)
     return parser
 
 
@@ -184,13 +190,15 @@ def _redis_ready(settings: Settings) -> Iterator[tuple[Settings, EmbeddedRedis]]
         server.stop()
 
 
-_NEEDS_REDIS = frozenset({"run", "poller", "worker", "poll-once", "status", "replay", "health"})
+_NEEDS_REDIS = frozenset({"run", "poller", "worker", "poll-once", "status", "replay", "health", *cli_ops.COMMANDS})
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings, embedded: EmbeddedRedis | None = None) -> int:
     if args.command in _NEEDS_REDIS and not settings.redis_url:
         with _redis_ready(settings) as (ready, server):
             return _dispatch(args, ready, server)
+    if args.command in cli_ops.COMMANDS:
+        return cli_ops.run(args, settings)
     if args.command == "run":
         from workers import supervisor
 
@@ -233,7 +241,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return run_demo(duration_s=args.duration, webhook_url=args.webhook_url,
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        stay = args.stay or interactive
+        duration = args.duration if args.duration is not None else (None if stay else 60.0)
+        return run_demo(duration_s=duration, stay=stay, webhook_url=args.webhook_url,
                         webhook_secret=args.webhook_secret, slack_url=args.slack_url)
     except ValueError as exc:
         print(f"notifier demo: {exc}", file=sys.stderr)

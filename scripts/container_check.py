@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from notifier.runtime.embedded_redis import find_redis_server
@@ -24,6 +26,7 @@ from tests.support.redis_server import free_port
 PODMAN = ["podman", "run", "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--ulimit", "nofile=20000:20000",
           "--ulimit", "nproc=4096:4096", "--network", "host", "--health-interval", "disable"]
 TOKEN = "user:1-container-check"  # noqa: S105 - the simulator's token
+API_TOKEN = "container-check-api-token"  # noqa: S105 - a throwaway read token for this check
 
 
 def wait(predicate: object, timeout_s: float, what: str) -> None:
@@ -35,10 +38,30 @@ def wait(predicate: object, timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
+def check_console(api_port: int, event_id: str) -> None:
+    """The image serves the console's files (package data) and the API lists the event just delivered."""
+    base = f"http://127.0.0.1:{api_port}"
+    auth = {"Authorization": f"Bearer {API_TOKEN}"}
+
+    def logged() -> bool:
+        try:
+            answer = httpx.get(f"{base}/api/events", params={"id": event_id}, headers=auth, timeout=5)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 200 and bool(answer.json()["events"])
+
+    wait(logged, 30, "the delivered event in the API's attempt log")
+    for path, needle in (("/", "notifier console"), ("/console/console.js", "refreshEvents")):
+        answer = httpx.get(base + path, timeout=5)
+        if answer.status_code != 200 or needle not in answer.text:
+            raise SystemExit(f"container-check: FAILED: {path} answered {answer.status_code} without the console")
+    print("container-check: console served, the delivered event listed by the API")
+
+
 def main(image: str) -> int:
     binary = find_redis_server()
     assert binary is not None, "no redis-server"
-    port, http_port = free_port(), free_port()
+    port, http_port, api_port = free_port(), free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp:
         redis = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp],
                                  stdout=subprocess.DEVNULL)
@@ -53,7 +76,8 @@ def main(image: str) -> int:
                 env = {"NOTIFIER_USEAPI_TOKEN": TOKEN, "NOTIFIER_USEAPI_BASE_URL": sim.url,
                        "NOTIFIER_REDIS_URL": f"redis://127.0.0.1:{port}/0", "NOTIFIER_WEBHOOK_URL": receiver.url,
                        "NOTIFIER_WEBHOOK_SECRET": secret, "NOTIFIER_POLL_INTERVAL_S": "0.5",
-                       "NOTIFIER_HTTP_PORT": str(http_port), "NOTIFIER_LOG_FORMAT": "json"}
+                       "NOTIFIER_HTTP_PORT": str(http_port), "NOTIFIER_LOG_FORMAT": "json",
+                       "NOTIFIER_API_PORT": str(api_port), "NOTIFIER_API_TOKEN": f"read:{API_TOKEN}"}
                 args = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
                 started = time.monotonic()
                 subprocess.run([*PODMAN, "-d", "--name", name, *args, image], check=True, capture_output=True)
@@ -67,6 +91,7 @@ def main(image: str) -> int:
                     raise SystemExit(f"container-check: FAILED: signature not verified: {event.error}")
                 print(f"container-check: {event.payload and event.payload['type']} delivered, signature verified, "
                       f"{event.at - changed:.2f} s after the change")
+                check_console(api_port, event.webhook_id)
                 health = subprocess.run(["podman", "healthcheck", "run", name], capture_output=True, text=True)
                 wait(lambda: subprocess.run(["podman", "healthcheck", "run", name],
                                             capture_output=True).returncode == 0, 60, "a healthy health check")

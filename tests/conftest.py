@@ -110,6 +110,7 @@ def make_settings() -> Callable[..., Settings]:
             "key_prefix": f"t{next(_names)}",
             "poll_interval_s": 0.5,
             "http_port": 0,
+            "api_port": 0,  # a test that wants the API and console asks for them
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

@@ -1,4 +1,5 @@
-"""Starts a process's /healthz, /readyz and /metrics endpoint when NOTIFIER_HTTP_PORT is set."""
+"""Starts a process's /healthz, /readyz and /metrics endpoint when NOTIFIER_HTTP_PORT is set, and the API and
+console (``NOTIFIER_API_PORT``) in the processes that serve them (``notifier run`` or the poller)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 
 import redis
 
+from notifier.ops.api_server import ApiServer, start_api
 from notifier.ops.health import Role, problems
 from notifier.ops.metrics import serving_registry
 from notifier.ops.server import OpsServer
@@ -35,3 +37,7 @@ def start_ops(settings: Settings, client: redis.Redis, role: Role, live: Callabl
         return None
     log.info("health and metrics on http://%s:%d/ (/healthz, /readyz, /metrics)", settings.http_host, server.port)
     return server
+
+
+def start_console(settings: Settings, client: redis.Redis) -> ApiServer | None:
+    return start_api(settings, client)

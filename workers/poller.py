@@ -9,7 +9,7 @@ import redis
 from notifier.runtime.app import build_poller, connect
 from notifier.runtime.redis_checks import warn_about_config
 from notifier.runtime.settings import Settings
-from workers.ops import start_ops
+from workers.ops import start_console, start_ops
 from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
@@ -25,11 +25,14 @@ def main(settings: Settings) -> int:
     except redis.RedisError as exc:
         log.warning("Redis unavailable at start (%s): checking its configuration later", type(exc).__name__)
     ops = start_ops(settings, client, "poller", live=lambda: not stop.is_set())
+    console = start_console(settings, client)
     try:
         poller.run_forever(stop)
     finally:
         if ops is not None:
             ops.stop()
+        if console is not None:
+            console.stop()
         poller.close()
         client.close()
     return 0

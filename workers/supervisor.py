@@ -32,7 +32,7 @@ from notifier.runtime.connection import connect
 from notifier.runtime.embedded_redis import EmbeddedRedis
 from notifier.runtime.procs import dies_with_this_process
 from notifier.runtime.settings import Settings
-from workers.ops import start_ops
+from workers.ops import start_console, start_ops
 from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
@@ -154,12 +154,14 @@ def main(settings: Settings, *, embedded: EmbeddedRedis | None = None) -> int:
     # process adds them up, and leave the HTTP endpoint to this process.
     metrics_dir = tempfile.mkdtemp(prefix="notifier-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    env = {**os.environ, "NOTIFIER_REDIS_URL": settings.redis_url, "NOTIFIER_HTTP_PORT": "0"}
+    env = {**os.environ, "NOTIFIER_REDIS_URL": settings.redis_url, "NOTIFIER_HTTP_PORT": "0",
+           "NOTIFIER_API_PORT": "0"}
     children = Children(roles, env, metrics_dir)
     redis_watch = RedisWatch(embedded) if embedded is not None else None
     last_tick = [time.monotonic()]
     client = connect(settings)
     ops = start_ops(settings, client, "run", live=lambda: time.monotonic() - last_tick[0] < 10)
+    console = start_console(settings, client)
     stop = stop_event_on_signals("run", "stopping children")
     log.info("run: started a poller and %d delivery worker(s)", settings.worker_count)
     code = 0
@@ -173,5 +175,7 @@ def main(settings: Settings, *, embedded: EmbeddedRedis | None = None) -> int:
     children.stop(settings.delivery_job_timeout_s + 5)
     if ops is not None:
         ops.stop()
+    if console is not None:
+        console.stop()
     shutil.rmtree(metrics_dir, ignore_errors=True)
     return code

@@ -64,8 +64,9 @@ def _single_job_kwargs(ctx: DeliveryContext, sink: Sink, event: Event, failures:
     }
 
 
-def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, error: DeliveryError) -> str:
-    """Hand one failed delivery of a batch to the single-delivery policy; returns what was done."""
+def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, error: DeliveryError) -> float | None:
+    """Hand one failed delivery of a batch to the single-delivery policy; returns the seconds to its next try
+    (None: failed for good)."""
     rate_limited = error.status_code == 429
     failures = 0 if rate_limited else 1
     kwargs = _single_job_kwargs(ctx, sink, event, failures)
@@ -77,7 +78,7 @@ def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, err
         kwargs["meta"][NOT_BEFORE] = not_before
         queue.enqueue_at(datetime.fromtimestamp(not_before, UTC), JOB_FUNC,
                          retry=Retry(max=ctx.settings.crash_retries), **kwargs)
-        return f"retry in {delay:.1f} s"
+        return delay
     # Final refusal: file it as a failed delivery with its reason, without sending it again.
     job = queue.create_job(JOB_FUNC, status=JobStatus.FAILED, **kwargs)
     reason = ctx.redactor.redact(str(error))
@@ -86,7 +87,7 @@ def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, err
         FailedJobRegistry(queue=queue).add(job, ttl=ctx.settings.failed_ttl_s, exc_string=reason, pipeline=pipe)
         Result.create_failure(job, ctx.settings.failed_ttl_s, exc_string=reason, pipeline=pipe)
         pipe.execute()
-    return "failed"
+    return None
 
 
 def _build(sink: Sink, event: Event, now: float) -> SinkRequest | DeliveryError:
@@ -155,6 +156,7 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
         log.warning("%s: every delivery of a batch of %d timed out or could not connect; leaving it alone for "
                     "%d s", sink_name, len(sent), OPEN_FOR_S, extra={"sink": sink_name})
     queue = make_queue(ctx.store, ctx.settings)
+    tries: list[tuple[Event, SinkResponse | DeliveryError, float | None]] = []
     for event, result in zip(events, results, strict=True):
         fields = {"event_id": event.id, "event_type": event.type, "image_id": event.data.get("image_id"),
                   "account": event.data.get("email"), "sink": sink_name}
@@ -165,10 +167,14 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
                 metrics().delivery_latency.labels(sink.kind).observe(max(0.0, time.time() - detected))
             log.info("delivered %s for image %s to %s: %d", event.type, fields["image_id"], sink_name,
                      result.status_code, extra=fields)
+            tries.append((event, result, None))
         else:
-            outcome = _follow_up(ctx, queue, sink, event, result)
-            metrics().deliveries.labels(sink.kind, "retry" if outcome != "failed" else "failed").inc()
+            delay = _follow_up(ctx, queue, sink, event, result)
+            tries.append((event, result, delay))
+            outcome = "failed" if delay is None else f"retry in {delay:.1f} s"
+            metrics().deliveries.labels(sink.kind, "retry" if delay is not None else "failed").inc()
             log.warning("delivery failed (%s): %s", outcome, result, extra=fields)
+    ctx.log_attempts(sink_name, tries)
     if job is not None and failed:
         job.meta["failed"] = len(failed)
         job.save_meta()  # type: ignore[no-untyped-call]

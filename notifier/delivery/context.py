@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from dataclasses import dataclass
 
 import httpx
 import redis
 
 from notifier.delivery import egress, egress_hooks
+from notifier.delivery.attempt_log import AttemptLog
+from notifier.delivery.attempt_record import build_attempt
 from notifier.delivery.circuit import SinkGuard
 from notifier.delivery.ratelimit import RateLimiter
 from notifier.delivery.sinks import Sink, build_sinks
+from notifier.delivery.sinks.base import SinkResponse
+from notifier.errors import DeliveryError
 from notifier.runtime.connection import connect
 from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings, load_settings
+from notifier.state.events import Event
 from notifier.state.keys import Keys
 
 
@@ -33,6 +39,25 @@ class DeliveryContext:
     guard: SinkGuard
     egress: egress.EgressPolicy
     redactor: Redactor
+    attempts: AttemptLog | None = None
+    """Where every delivery attempt is recorded (None: nowhere)."""
+
+    def log_attempts(self, sink_name: str, tries: list[tuple[Event, SinkResponse | DeliveryError, float | None]]
+                     ) -> None:
+        """Record a job's tries in one round trip: (event, its answer or failure, seconds to its next try)."""
+        if self.attempts is None or not tries:
+            return
+        now = time.time()
+        self.attempts.record([
+            (build_attempt(
+                event_id=event.id, payload=event.payload(), sink=sink_name, now=now,
+                status=result.status_code if isinstance(result, SinkResponse) else None,
+                latency_s=result.elapsed_s if isinstance(result, SinkResponse) else None,
+                error=result if isinstance(result, DeliveryError) else None,
+                next_try_s=next_try_s, redact=self.redactor.one_line,
+            ), event.payload())
+            for event, result, next_try_s in tries
+        ])
 
     @classmethod
     def from_settings(cls, settings: Settings, client: redis.Redis | None = None) -> DeliveryContext:
@@ -51,6 +76,8 @@ class DeliveryContext:
             guard=SinkGuard(connection, Keys(settings.key_prefix), math.ceil(settings.delivery_timeout_s) + 2),
             egress=policy,
             redactor=Redactor.from_settings(settings),
+            attempts=AttemptLog(connection, Keys(settings.key_prefix), ttl_s=settings.attempt_log_ttl_s,
+                                max_events=settings.attempt_log_max_events) if settings.attempt_log else None,
         )
 
 

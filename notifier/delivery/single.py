@@ -103,6 +103,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             # The destination's own limit: everyone waits, and it is not this event's failure.
             seconds = error.retry_after_s if error.retry_after_s is not None else DEFAULT_429_WAIT_S
             ctx.limiter.block(sink_name, seconds)
+            ctx.log_attempts(sink_name, [(event, error, seconds)])
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s answered 429: waiting %.1f s before the next try", sink_name, seconds, extra=fields)
             return later(job, seconds)
@@ -111,6 +112,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             job.meta["failures"] = failures
             job.save_meta()  # type: ignore[no-untyped-call]
         delay = next_try(error, failures, ctx.settings, ctx.rng)
+        ctx.log_attempts(sink_name, [(event, error, delay)])
         if delay is None:
             if job is not None:
                 # Final: no crash retries either, so RQ files it as failed with this reason.
@@ -122,6 +124,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
         log.warning("delivery failed, retrying in %.1f s: %s", delay, error, extra=fields)
         return later(job, delay)
     assert sink is not None
+    ctx.log_attempts(sink_name, [(event, response, None)])
     metrics().deliveries.labels(sink.kind, "delivered").inc()
     detected = detected_at(event.timestamp)
     if detected is not None:

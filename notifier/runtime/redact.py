@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from notifier.runtime.checks import redis_url_secrets
 from notifier.runtime.settings import Settings
+from notifier.runtime.settings_ops import parse_api_tokens
 from notifier.runtime.sink_config import WebhookConfig
 from notifier.runtime.sink_config_chat import AppriseConfig, SlackBotConfig, apprise_secrets
 
@@ -51,6 +52,7 @@ def secrets_of(settings: Settings) -> list[str]:
               *redis_url_secrets(settings.redis_url),
               settings.metrics_token.get_secret_value()]
     values += [source.token.get_secret_value() for source in settings.sources]
+    values += [token for _, token in parse_api_tokens(settings.api_token.get_secret_value())]
     for sink in settings.all_sinks():
         if not isinstance(sink, SlackBotConfig):  # a bot's URL is Slack's API; its token is the secret
             values.append(sink.url)

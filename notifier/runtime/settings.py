@@ -22,6 +22,7 @@ from notifier.runtime.sentinel_url import is_sentinel_url
 from notifier.runtime.setting_errors import describe, too_deep
 from notifier.runtime.settings_base import SettingsGroup
 from notifier.runtime.settings_delivery import DeliverySettings
+from notifier.runtime.settings_ops import OpsSettings
 from notifier.runtime.settings_sinks import SinkSettings
 from notifier.runtime.settings_upstream import UpstreamSettings
 from notifier.state.keys import DEFAULT_SOURCE
@@ -32,7 +33,7 @@ def default_data_dir() -> Path:
     return Path(base) / "notifier"
 
 
-class Settings(UpstreamSettings, SinkSettings, DeliverySettings, SettingsGroup):
+class Settings(UpstreamSettings, SinkSettings, DeliverySettings, OpsSettings, SettingsGroup):
     """Every knob of the service, one class for all; each stage's fields live in its own group module.
 
     See the README's settings table.

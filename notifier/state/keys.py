@@ -84,3 +84,30 @@ class Keys:
     def poll_lease(self, account: str) -> str:
         """String with a TTL: the one poller polling an account right now (its poller id)."""
         return f"{self.prefix}:acct:{account}:polling"
+
+    # --- the attempt log (notifier/delivery/attempt_log.py); every key expires with the log's retention
+
+    def logged_event(self, event_id: str) -> str:
+        """Hash: an event's document with its payload (``doc``, so it can be sent again), each sink's last
+        outcome (``outcome:<sink>``) and each attempt (``attempt:<time>:<sink>``), as JSON."""
+        return f"{self.prefix}:log:event:{event_id}"
+
+    def logged_events(self) -> str:
+        """Sorted set: event_id -> when the event was detected, capped at the log's most events."""
+        return f"{self.prefix}:log:events"
+
+    def item_timeline(self, item_id: str) -> str:
+        """Sorted set: event_id -> when detected, the events of one image or video."""
+        return f"{self.prefix}:log:item:{item_id}"
+
+    def sink_failed(self, sink: str) -> str:
+        """Sorted set: event_id -> when its delivery to the sink failed for good (what `recover` resends)."""
+        return f"{self.prefix}:log:sink:{sink}:failed"
+
+    def sink_failures(self, sink: str) -> str:
+        """Sorted set: failed attempts to the sink in the last hour ("event_id:time" -> time)."""
+        return f"{self.prefix}:log:sink:{sink}:failures"
+
+    def sink_health(self, sink: str) -> str:
+        """Hash: last_success_at, last_failure_at, last_error of a sink."""
+        return f"{self.prefix}:log:sink:{sink}:health"

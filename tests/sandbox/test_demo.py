@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from notifier.sandbox.demo import SCRIPT
@@ -52,8 +53,11 @@ def test_readme_first_command_without_redis_server(no_redis_on_path: str) -> Non
     lines = done.stdout.splitlines()
     assert done.returncode == 0, done.stdout + done.stderr
     events = [line for line in lines if line.endswith("✓ signature verified")]
-    assert len(events) == EXPECTED
-    assert f"{EXPECTED} of {EXPECTED} events" in done.stdout
+    # One delivery is refused on purpose (the console's replay has something to mend).
+    assert len(events) == EXPECTED - 1
+    assert len([line for line in lines if "✗ refused on purpose (HTTP 400)" in line]) == 1
+    assert f"{EXPECTED - 1} of {EXPECTED} events" in done.stdout and "1 refused on purpose" in done.stdout
+    assert any(line.startswith("console: http://127.0.0.1:") for line in lines)
     for outcome in ("new → QUEUED", "QUEUED → GENERATING", "GENERATING → PROCESSING", "PROCESSING → COMPLETED",
                     "GENERATING → MODERATED", "GENERATING → FAILED"):
         assert any(outcome in line for line in events), outcome
@@ -81,3 +85,42 @@ def test_stopping_the_demo_leaves_no_process_behind(sig: int) -> None:
     if sig != signal.SIGKILL:
         assert "interrupted:" in out
     wait_until(lambda: not any(alive(pid) for pid in family), 30, f"{family} to exit")
+
+
+def test_the_demo_shows_its_events_in_the_console_and_the_refused_one_can_be_replayed() -> None:
+    demo = subprocess.Popen([sys.executable, "-m", "notifier.cli", "demo", "--stay", "--duration", "90"], cwd=ROOT,
+                            env=demo_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert demo.stdout is not None
+    seen: list[str] = []
+    try:
+        url = ""
+        for line in demo.stdout:
+            seen.append(line)
+            if line.startswith("console: "):
+                url = line.split()[1]
+                break
+        assert url.startswith("http://127.0.0.1:"), seen
+        # Live: events appear through the API while the demo runs.
+        wait_until(lambda: bool(httpx.get(url + "api/events").json()["events"]), 60, "an event in the console")
+        for line in demo.stdout:
+            seen.append(line)
+            if "refused on purpose" in line:
+                break
+        failed: list[dict[str, object]] = []
+        wait_until(lambda: bool(failed.extend(httpx.get(url + "api/events", params={"outcome": "failed"}).json()
+                                              ["events"]) or failed), 30, "the refused delivery in the log")
+        event_id = str(failed[0]["id"])
+        answer = httpx.post(f"{url}api/events/{event_id}/replay", json={"sink": "demo_receiver"})
+        assert answer.status_code == 202, answer.text
+        wait_until(lambda: httpx.get(f"{url}api/events/{event_id}").json()["outcome"] == "delivered", 30,
+                   "the replayed delivery")
+        attempts = httpx.get(f"{url}api/events/{event_id}").json()["attempts"]
+        assert [(a["attempt"], a["outcome"]) for a in attempts] == [(1, "failed"), (2, "delivered")]
+        for line in demo.stdout:  # every event arrived, the replayed one included: the demo waits for Ctrl-C
+            seen.append(line)
+            if line.startswith("the console stays up"):
+                break
+    finally:
+        demo.send_signal(signal.SIGTERM)
+        out, _ = demo.communicate(timeout=30)
+    assert demo.returncode == 0, "".join(seen) + out

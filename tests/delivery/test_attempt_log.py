@@ -1,0 +1,112 @@
+"""The attempt log in a real Redis: the real jobs record every try, every key expires, the index is capped."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from notifier.delivery.attempt_log import AttemptLog
+from notifier.delivery.attempt_record import build_attempt
+from notifier.delivery.context import install
+from notifier.runtime.settings import Settings
+from notifier.state.keys import Keys
+from tests.conftest import SECRET
+from tests.support.receiver import Receiver
+from tests.support.world import World, make_event, world_settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def world(make_settings: Callable[..., Settings], receiver: Callable[..., Receiver], redis_url: str,
+          real_redis: redis.Redis) -> Iterator[World]:
+    rec = receiver(SECRET)
+    yield World(world_settings(make_settings, rec, redis_url, delivery_batch_size=1, attempt_log_ttl_s=600),
+                real_redis, rec)
+    install(None)
+
+
+def attempts(world: World, event_id: str) -> list[tuple[str, str, int | None]]:
+    from notifier.ops.inspect import Inspector
+
+    found = Inspector(world.settings, world.redis).event(event_id)
+    assert found is not None
+    return [(a["sink"], a["outcome"], a["status"]) for a in found["attempts"]]
+
+
+def test_every_try_of_single_jobs_is_recorded_and_every_key_expires(world: World) -> None:
+    world.receiver.script = lambda webhook_id, before: (503, {}, 0.0) if before == 0 else (200, {}, 0.0)
+    event = make_event(now=time.time())
+    world.enqueue([event])
+    world.work()
+    assert sorted(attempts(world, event.id)) == [("backup", "delivered", 200), ("hook", "retrying", 503)]
+    keys = [k.decode() for k in world.redis.keys(f"{world.settings.key_prefix}:log:*")]
+    assert len(keys) >= 5
+    for key in keys:
+        assert 0 < world.redis.ttl(key) <= 600, key
+
+
+def test_a_batch_job_records_each_of_its_deliveries_in_one_call(world: World) -> None:
+    settings = world.settings.model_copy(update={"delivery_batch_size": 50})
+    world.settings = world.context.settings = settings
+    world.receiver.script = lambda webhook_id, before: (400, {}, 0.0) if webhook_id.endswith("0") else (200, {}, 0.0)
+    events = [make_event(now=time.time()) for _ in range(30)]
+    world.enqueue(events)
+    world.work()
+    outcomes = {e.id: attempts(world, e.id) for e in events}
+    assert all(len(found) == 2 for found in outcomes.values())
+    for event in events:
+        expected = "failed" if event.id.endswith("0") else "delivered"
+        assert ("hook", expected, 400 if expected == "failed" else 200) in outcomes[event.id]
+
+
+def test_the_index_keeps_the_newest_events_up_to_its_cap(real_redis: redis.Redis) -> None:
+    keys = Keys("cap")
+    log = AttemptLog(real_redis, keys, ttl_s=600, max_events=100, background=False)
+    now = time.time()
+    for n in range(150):
+        payload = {"type": "image.completed", "timestamp": "x", "data": {"image_id": f"i{n}"}}
+        log.record([(build_attempt(event_id=f"e{n}", payload=payload, sink="s", now=now + n, status=200), payload)])
+    kept = [m.decode() for m in real_redis.zrange(keys.logged_events(), 0, -1)]
+    assert len(kept) == 100 and kept[0] == "e50" and kept[-1] == "e149"
+
+
+def test_recording_survives_a_redis_that_does_not_answer(caplog: pytest.LogCaptureFixture) -> None:
+    # The delivery already happened: a log that cannot be written must not fail (and so repeat) it.
+    dead = redis.Redis(host="127.0.0.1", port=9, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    log = AttemptLog(dead, Keys("x"), ttl_s=60, max_events=100, background=False)
+    payload = {"type": "image.completed", "data": {}}
+    log.record([(build_attempt(event_id="e", payload=payload, sink="s", now=1.0, status=200), payload)])
+    assert "could not record 1 delivery attempt(s)" in caplog.text
+
+
+def test_the_background_thread_writes_what_the_jobs_recorded(real_redis: redis.Redis) -> None:
+    keys = Keys("bg")
+    log = AttemptLog(real_redis, keys, ttl_s=600, max_events=100)
+    payload = {"type": "image.completed", "timestamp": "x", "data": {"image_id": "i"}}
+    log.record([(build_attempt(event_id="e", payload=payload, sink="s", now=time.time(), status=200), payload)])
+    deadline = time.monotonic() + 5
+    while not real_redis.exists(keys.logged_event("e")):
+        assert time.monotonic() < deadline, "the attempt was not written within 5 s"
+        time.sleep(0.01)
+
+
+def test_an_event_keeps_its_last_attempts_up_to_the_cap(real_redis: redis.Redis) -> None:
+    from notifier.delivery.attempt_log import MAX_ATTEMPTS_PER_EVENT
+
+    keys = Keys("many")
+    log = AttemptLog(real_redis, keys, ttl_s=600, max_events=100, background=False)
+    payload = {"type": "image.completed", "timestamp": "x", "data": {"image_id": "i"}}
+    now = time.time()
+    log.record([(build_attempt(event_id="e", payload=payload, sink="s", now=now + n, status=200), payload)
+                for n in range(MAX_ATTEMPTS_PER_EVENT + 30)])
+    fields = sorted(f.decode() for f in real_redis.hkeys(keys.logged_event("e")) if f.startswith(b"attempt:"))
+    # Trimmed back to the cap once over it by 20 (the hash also holds the document and the outcomes).
+    assert MAX_ATTEMPTS_PER_EVENT <= len(fields) < MAX_ATTEMPTS_PER_EVENT + 20
+    assert fields[-1].startswith(f"attempt:{now + MAX_ATTEMPTS_PER_EVENT + 29:.3f}")
+    assert not any(f.startswith(f"attempt:{now:.3f}") for f in fields)  # the oldest went first

@@ -193,7 +193,9 @@ class _Scan:
                                 self.account, image_id, exc.detail)
                     continue
                 observation = Observation({"image_id": image_id}, deleted())
-            applied = self.tracker.apply(self.account, [observation], mode=Mode.NORMAL, now=self.now)
+            # history_before: an image followed without a status may be history (its first status is not news).
+            applied = self.tracker.apply(self.account, [observation], mode=Mode.NORMAL, now=self.now,
+                                         history_before=self.state.baselined_at)
             self.result.events.extend(applied.events)
             if observation.status.informative:
                 _note_active(self.result, [observation], self.now)

@@ -264,3 +264,72 @@ class ScanMachine(RuleBasedStateMachine):
 
 TestScanModel = ScanMachine.TestCase
 TestScanModel.pytestmark = [pytest.mark.slow]
+
+
+class _Draw:
+    """A fixed answer to ``data.draw``: replays a case a run found."""
+
+    def __init__(self, number: int) -> None:
+        self.image_id = f"user:1234-pixverse:{A}-image:{number}"
+
+    def draw(self, strategy: Any) -> str:
+        return self.image_id
+
+
+# Cases HYPOTHESIS_PROFILE=long runs found (shrunk), kept so that CI runs them every time.
+FOUND: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    # A resumed read saw only a new image without a status beyond its boundary and dropped the burst below.
+    "backlog-read-past-an-image-without-a-status": [
+        ('history', dict(recent=11, old=39, active=4, hours=17.564322404514037, no_total=True)),
+        ('poll', dict(advance_s=20.0)),
+        ('change', dict(code=None, data=_Draw(11223395))),
+        ('arrive_between_pages', dict(count=8)),
+        ('arrive_between_pages', dict(count=2)),
+        ('arrive_between_pages', dict(count=1)),
+        ('arrive_between_pages', dict(count=6)),
+        ('arrive_between_pages', dict(count=2)),
+        ('arrive_between_pages', dict(count=4)),
+        ('poll', dict(advance_s=6.9810000087356165)),
+        ('new_images', dict(code=8, count=54)),
+        ('new_images', dict(code=10, count=32)),
+        ('poll', dict(advance_s=24.12924166728142)),
+        ('new_images', dict(code=6, count=21)),
+        ('arrive_between_pages', dict(count=8)),
+        ('arrive_between_pages', dict(count=6)),
+        ('new_images', dict(code=7, count=47)),
+        ('change', dict(code=None, data=_Draw(11223473))),
+        ('new_images', dict(code=10, count=52)),
+        ('arrive_between_pages', dict(count=4)),
+        ('new_images', dict(code=6, count=57)),
+        ('poll', dict(advance_s=45.83131340762084)),
+        ('new_images', dict(code=8, count=41)),
+    ],
+    # Followed without a status, then deleted: announced as deleted though it was history.
+    "history-without-a-status-deleted": [
+        ('history', dict(recent=8, old=22, active=3, hours=1.5, no_total=False)),
+        ('delete', dict(data=_Draw(11223344))),
+        ('change', dict(code=None, data=_Draw(11223374))),
+        ('delete', dict(data=_Draw(11223344))),
+        ('poll', dict(advance_s=1.0)),
+        ('delete', dict(data=_Draw(11223374))),
+        ('poll', dict(advance_s=1.0)),
+    ],
+    # Followed without a status, its first status found by a lookup was announced though it was history.
+    "history-without-a-status-looked-up": [
+        ('history', dict(recent=0, old=0, active=4, hours=3.0, no_total=True)),
+        ('change', dict(code=None, data=_Draw(11223346))),
+        ('poll', dict(advance_s=3.0)),
+        ('change', dict(code=5, data=_Draw(11223346))),
+        ('new_images', dict(code=5, count=29)),
+        ('poll', dict(advance_s=3.0)),
+    ],
+}
+
+
+@pytest.mark.parametrize("steps", FOUND.values(), ids=list(FOUND))
+def test_cases_long_runs_found(steps: list[tuple[str, dict[str, Any]]]) -> None:
+    machine = ScanMachine()
+    for name, kwargs in steps:
+        getattr(machine, name)(**kwargs)
+        machine.no_image_announced_twice_with_one_id()
+    machine.teardown()

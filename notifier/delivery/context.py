@@ -14,6 +14,7 @@ from notifier.delivery import egress, egress_hooks
 from notifier.delivery.attempt_log import AttemptLog
 from notifier.delivery.attempt_record import build_attempt
 from notifier.delivery.circuit import SinkGuard
+from notifier.delivery.outbox import Outbox, hold_ttl_s
 from notifier.delivery.ratelimit import RateLimiter
 from notifier.delivery.sinks import Sink, build_sinks
 from notifier.delivery.sinks.base import SinkResponse
@@ -39,6 +40,7 @@ class DeliveryContext:
     guard: SinkGuard
     egress: egress.EgressPolicy
     redactor: Redactor
+    outbox: Outbox
     attempts: AttemptLog | None = None
     """Where every delivery attempt is recorded (None: nowhere)."""
 
@@ -76,9 +78,15 @@ class DeliveryContext:
             guard=SinkGuard(connection, Keys(settings.key_prefix), math.ceil(settings.delivery_timeout_s) + 2),
             egress=policy,
             redactor=Redactor.from_settings(settings),
+            outbox=make_outbox(connection, settings),
             attempts=AttemptLog(connection, Keys(settings.key_prefix), ttl_s=settings.attempt_log_ttl_s,
                                 max_events=settings.attempt_log_max_events) if settings.attempt_log else None,
         )
+
+
+def make_outbox(client: redis.Redis, settings: Settings) -> Outbox:
+    return Outbox(client, Keys(settings.key_prefix),
+                  hold_ttl_s(settings.delivery_backoff_max_s, settings.delivery_job_timeout_s))
 
 
 _context: DeliveryContext | None = None

@@ -24,26 +24,38 @@ from notifier.errors import DeliveryError
 Result = SinkResponse | DeliveryError
 
 
+def open_session(policy: EgressPolicy, concurrency: int, timeout_s: float) -> aiohttp.ClientSession:
+    """A session with at most ``concurrency`` connections, every one through the egress policy."""
+    # trust_env=False (aiohttp's default, said aloud): no proxy from the environment, like the httpx client.
+    return aiohttp.ClientSession(connector=connector(policy, limit=concurrency), trust_env=False,
+                                 timeout=aiohttp.ClientTimeout(total=timeout_s))
+
+
 async def _post(session: aiohttp.ClientSession, request: SinkRequest, timeout_s: float,
                 slots: asyncio.Semaphore) -> Result:
     async with slots:
-        started = time.monotonic()
-        try:
-            async with session.post(request.url, data=request.body, headers=request.headers,
-                                    allow_redirects=False) as response:
-                # Only the start of an answer is used: at most SINK_ANSWER_MAX bytes are read.
-                answer, _ = await read_capped_async(response.content.iter_any(), SINK_ANSWER_MAX)
-                text = answer.decode(response.charset or "utf-8", errors="replace")[:300]
-                status = response.status
-                answered_at = time.time()
-                retry_after = parse_retry_after(response.headers.get("retry-after"), answered_at)
-        except TimeoutError:
-            return DeliveryError(f"webhook: timed out after {timeout_s:g} s", retryable=True)
-        except aiohttp.ClientError as exc:
-            denied = denial_of(exc)
-            if denied is not None:
-                return DeliveryError(f"webhook: {denied}", retryable=False)
-            return DeliveryError(f"webhook: could not connect ({type(exc).__name__})", retryable=True)
+        return await post(session, request, timeout_s)
+
+
+async def post(session: aiohttp.ClientSession, request: SinkRequest, timeout_s: float) -> Result:
+    """POST one request; its answer, or the DeliveryError it amounts to (never raised)."""
+    started = time.monotonic()
+    try:
+        async with session.post(request.url, data=request.body, headers=request.headers,
+                                allow_redirects=False) as response:
+            # Only the start of an answer is used: at most SINK_ANSWER_MAX bytes are read.
+            answer, _ = await read_capped_async(response.content.iter_any(), SINK_ANSWER_MAX)
+            text = answer.decode(response.charset or "utf-8", errors="replace")[:300]
+            status = response.status
+            answered_at = time.time()
+            retry_after = parse_retry_after(response.headers.get("retry-after"), answered_at)
+    except TimeoutError:
+        return DeliveryError(f"webhook: timed out after {timeout_s:g} s", retryable=True)
+    except aiohttp.ClientError as exc:
+        denied = denial_of(exc)
+        if denied is not None:
+            return DeliveryError(f"webhook: {denied}", retryable=False)
+        return DeliveryError(f"webhook: could not connect ({type(exc).__name__})", retryable=True)
     outcome = classify(status)
     if outcome is Outcome.SUCCESS:
         return SinkResponse(status, text, time.monotonic() - started)
@@ -59,9 +71,7 @@ async def _post(session: aiohttp.ClientSession, request: SinkRequest, timeout_s:
 async def _send_all(requests: Sequence[SinkRequest], timeout_s: float, concurrency: int,
                     policy: EgressPolicy) -> list[Result]:
     slots = asyncio.Semaphore(concurrency)
-    # trust_env=False (aiohttp's default, said aloud): no proxy from the environment, like the httpx client.
-    async with aiohttp.ClientSession(connector=connector(policy, limit=concurrency), trust_env=False,
-                                     timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
+    async with open_session(policy, concurrency, timeout_s) as session:
         return list(await asyncio.gather(*(_post(session, r, timeout_s, slots) for r in requests)))
 
 

@@ -53,6 +53,7 @@ RECHECK_S = 60
 UNREACHABLE_TRIP = 5
 """Unreachable answers in a row (with none answered in between) that open the sink's circuit."""
 RENEW_EVERY_S = 1.0
+SETTLE_EVERY = 32
 
 
 @dataclass
@@ -141,7 +142,18 @@ async def _one_pass(run: _Run, session: aiohttp.ClientSession, direct: bool) -> 
     ctx, sink = run.ctx, run.sink
     settings = ctx.settings
     blocked: set[str] = set()
-    pending: set[asyncio.Task[tuple[Entry, Result]]] = set()
+    slots = asyncio.Semaphore(settings.delivery_concurrency)
+    answered: list[tuple[Entry, Result]] = []
+    tasks: list[asyncio.Task[None]] = []
+    # Answers are settled a few dozen at a time: one Redis round trip for all the delivered ones.
+    settle_every = max(1, min(SETTLE_EVERY, settings.delivery_concurrency // 4))
+
+    async def send(entry: Entry) -> None:
+        try:
+            answered.append(await _send(session, sink, entry, settings.delivery_timeout_s))
+        finally:
+            slots.release()
+
     after: str | None = None
     while not run.stopping():
         entries = ctx.outbox.read(sink.name, after, max(settings.delivery_batch_size, 1))
@@ -157,16 +169,22 @@ async def _one_pass(run: _Run, session: aiohttp.ClientSession, direct: bool) -> 
             elif not direct:
                 handed.append(entry)
             else:
-                while len(pending) >= settings.delivery_concurrency:
-                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                    _settle_all(run, [task.result() for task in done])
-                pending.add(asyncio.create_task(_send(session, sink, entry, settings.delivery_timeout_s)))
+                await slots.acquire()
+                if len(answered) >= settle_every:
+                    _settle_all(run, _take(answered))
+                tasks.append(asyncio.create_task(send(entry)))
         _hand_off(run, handed)
+        tasks = [task for task in tasks if not task.done()]
         run.keep_lease()
-    while pending:
-        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        _settle_all(run, [task.result() for task in done])
+    await asyncio.gather(*tasks)
+    _settle_all(run, _take(answered))
     return after
+
+
+def _take(answered: list[tuple[Entry, Result]]) -> list[tuple[Entry, Result]]:
+    taken = list(answered)
+    answered.clear()
+    return taken
 
 
 async def _send(session: aiohttp.ClientSession, sink: Sink, entry: Entry, timeout_s: float) -> tuple[Entry, Result]:
@@ -190,16 +208,14 @@ def _hand_off(run: _Run, entries: list[Entry]) -> None:
 
 
 def _settle_all(run: _Run, results: list[tuple[Entry, Result]]) -> None:
+    if not results:
+        return
     ctx, sink = run.ctx, run.sink
     delivered = [(entry, result) for entry, result in results if isinstance(result, SinkResponse)]
     if delivered:
-        # The hot path in one round trip: end each hold and drop the entries.
-        with ctx.store.pipeline(transaction=False) as pipe:
-            for entry, _ in delivered:
-                ctx.outbox.release(sink.name, entry.item, entry.event.id, pipe)
-            ctx.outbox.remove(sink.name, [entry.entry_id for entry, _ in delivered], pipe)
-            waiting = pipe.execute()[:-1]
-        run.again = run.again or any(waiting)
+        # The hot path in two commands: end each hold, then drop the entries.
+        run.again = ctx.outbox.release_all(sink.name, [entry for entry, _ in delivered]) > 0 or run.again
+        ctx.outbox.remove(sink.name, [entry.entry_id for entry, _ in delivered])
     for entry, result in results:
         settle(run, entry, result)
     run.keep_lease()

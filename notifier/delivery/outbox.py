@@ -58,6 +58,24 @@ end
 return 0
 """
 
+# KEYS: waiting, wake, then one hold per delivery. ARGV: event id, item per delivery. Returns how many had
+# events of their item waiting.
+_RELEASE_MANY = """
+local woken = 0
+for i = 3, #KEYS do
+  local eid, item = ARGV[2 * (i - 2) - 1], ARGV[2 * (i - 2)]
+  if redis.call('GET', KEYS[i]) == eid then
+    redis.call('DEL', KEYS[i])
+    woken = woken + redis.call('SREM', KEYS[1], item)
+  end
+end
+if woken > 0 then
+  redis.call('INCR', KEYS[2])
+  redis.call('EXPIRE', KEYS[2], 86400)
+end
+return woken
+"""
+
 _TOUCH = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 0
@@ -102,6 +120,7 @@ class Outbox:
         self.hold_ttl_s = hold_ttl_s
         self._claim = client.register_script(_CLAIM)
         self._release = client.register_script(_RELEASE)
+        self._release_many = client.register_script(_RELEASE_MANY)
         self._touch = client.register_script(_TOUCH)
 
     def read(self, sink: str, after: str | None, count: int) -> list[Entry]:
@@ -130,6 +149,16 @@ class Outbox:
         were waiting (the dispatcher must read the outbox again), else 0. With a pipeline, its result."""
         keys = [self._keys.hold(sink, item), self._keys.waiting(sink), self._keys.wake(sink)]
         return self._release(keys=keys, args=[event_id, item], client=pipe)
+
+    def release_all(self, sink: str, settled: Sequence[Entry]) -> int:
+        """:meth:`release` for many deliveries in one round trip: how many items had events waiting."""
+        if not settled:
+            return 0
+        keys = [self._keys.waiting(sink), self._keys.wake(sink)] + [self._keys.hold(sink, e.item) for e in settled]
+        args: list[Any] = []
+        for entry in settled:
+            args += [entry.event.id, entry.item]
+        return int(self._release_many(keys=keys, args=args))
 
     def touch(self, sink: str, item: str, event_id: str, seconds: float) -> None:
         """Keep ``event_id``'s hold for ``seconds`` more (a retry is due then), never less than the TTL."""

@@ -68,6 +68,8 @@ class _Run:
     lost: bool = False
     tripped: bool = False
     again: bool = False
+    wake: int = 0
+    """The outbox's wake counter when the last pass began."""
     unreachable: int = 0
     answered: int = 0
 
@@ -96,6 +98,7 @@ def dispatch(sink_name: str) -> None:
         log.error("dispatch: sink %r is not configured in this process; its outbox waits", sink_name,
                   extra={"sink": sink_name})
         return
+
     def again(in_s: float = 0.0) -> None:
         kick(queue, sink_name, settings_timeout_s=settings.delivery_job_timeout_s,
              crash_retries=settings.crash_retries, in_s=in_s)
@@ -117,8 +120,9 @@ def dispatch(sink_name: str) -> None:
         ctx.guard.release(sink_name, token, lease_key)
     if run.tripped:
         again(OPEN_FOR_S)
-    elif ctx.outbox.read(sink_name, last, 1) or run.stopping() or run.again:
-        again()  # new entries (their own job found this one's lease), or time was up
+    elif (ctx.outbox.read(sink_name, last, 1) or run.stopping() or run.again
+          or ctx.outbox.wake(sink_name) != run.wake):
+        again()  # new entries or an ended hold (their own job found this one's lease), or time was up
     elif ctx.outbox.length(sink_name):
         again(RECHECK_S)
 
@@ -131,10 +135,10 @@ async def _drain(run: _Run) -> str | None:
     last: str | None = None
     async with open_session(ctx.egress, settings.delivery_concurrency, settings.delivery_timeout_s) as session:
         while True:
-            wake = ctx.outbox.wake(sink.name)
+            run.wake = ctx.outbox.wake(sink.name)
             run.again = False
             last = await _one_pass(run, session, direct)
-            if run.stopping() or (not run.again and ctx.outbox.wake(sink.name) == wake):
+            if run.stopping() or (not run.again and ctx.outbox.wake(sink.name) == run.wake):
                 return last
 
 

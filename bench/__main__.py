@@ -65,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
             return rate
 
         inflight = Settings(_env_file=None).delivery_concurrency  # type: ignore[call-arg]
-        rates = repeat(runs, fast_run)
-        ceiling = repeat(runs, lambda: burst.aiohttp_loop(fast, n_fast, inflight))
-        loop = repeat(runs, lambda: delivery.plain_loop(fast, n_fast))
+        # Interleaved, so that the machine's drift (other processes) weighs on both alike.
+        rates, ceiling, loop = [], [], []
+        for _ in range(runs):
+            rates.append(fast_run())
+            ceiling.append(burst.aiohttp_loop(fast, n_fast, inflight))
+            loop.append(delivery.plain_loop(fast, n_fast))
         ratio = statistics.median(rates) / statistics.median(ceiling)
         rows.append(Row("deliveries/s, fast receiver, 1 worker", rates, "/s",
                         f"aiohttp loop, {inflight} in flight: {statistics.median(ceiling):.0f}/s (ratio {ratio:.2f}); "
@@ -89,8 +92,10 @@ def main(argv: list[str] | None = None) -> int:
                             f"log off {cpu_off:.0f} us (cost {cpu_on / cpu_off - 1:.1%})", "cost <= 10%",
                             cpu_on / cpu_off - 1 <= 0.10))
         workers = Settings(_env_file=None).worker_count  # type: ignore[call-arg]
-        slow_rates = repeat(runs, lambda: delivery.throughput(url, slow, n_slow, workers)[0])
-        slow_ceiling = repeat(runs, lambda: burst.aiohttp_loop(slow, n_slow, inflight))
+        slow_rates, slow_ceiling = [], []
+        for _ in range(runs):
+            slow_rates.append(delivery.throughput(url, slow, n_slow, workers)[0])
+            slow_ceiling.append(burst.aiohttp_loop(slow, n_slow, inflight))
         rows.append(Row(f"deliveries/s, 100 ms receiver, {n_slow} events, {workers} workers (`notifier run` defaults)",
                         slow_rates, "/s",
                         f"aiohttp loop, {inflight} in flight: {statistics.median(slow_ceiling):.0f}/s",

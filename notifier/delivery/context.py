@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import redis
@@ -18,6 +18,7 @@ from notifier.delivery.outbox import Outbox, hold_ttl_s
 from notifier.delivery.ratelimit import RateLimiter
 from notifier.delivery.sinks import Sink, build_sinks
 from notifier.delivery.sinks.base import SinkResponse
+from notifier.delivery.sinks.bulk import Sessions
 from notifier.errors import DeliveryError
 from notifier.runtime.connection import connect
 from notifier.runtime.redact import Redactor
@@ -43,6 +44,9 @@ class DeliveryContext:
     outbox: Outbox
     attempts: AttemptLog | None = None
     """Where every delivery attempt is recorded (None: nowhere)."""
+
+    sessions: Sessions = field(default_factory=Sessions)
+    """The dispatcher's event loop and aiohttp session, kept across jobs."""
 
     def log_attempts(self, sink_name: str, tries: list[tuple[Event, SinkResponse | DeliveryError, float | None]]
                      ) -> None:

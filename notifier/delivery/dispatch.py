@@ -41,7 +41,7 @@ from notifier.delivery.outbox import Entry
 from notifier.delivery.policy import detected_at
 from notifier.delivery.sinks import Sink
 from notifier.delivery.sinks.base import SinkResponse
-from notifier.delivery.sinks.bulk import Result, open_session, post
+from notifier.delivery.sinks.bulk import Result, post
 from notifier.errors import DeliveryError
 from notifier.ops.metrics import metrics
 from notifier.state.keys import Keys
@@ -115,7 +115,8 @@ def dispatch(sink_name: str) -> None:
                                                                        settings.delivery_timeout_s), queue)
     last: str | None = None
     try:
-        last = asyncio.run(_drain(run))
+        last = ctx.sessions.run(ctx.egress, settings.delivery_concurrency, settings.delivery_timeout_s,
+                                lambda session: _drain(run, session))
     finally:
         ctx.guard.release(sink_name, token, lease_key)
     if run.tripped:
@@ -127,19 +128,16 @@ def dispatch(sink_name: str) -> None:
         again(RECHECK_S)
 
 
-async def _drain(run: _Run) -> str | None:
+async def _drain(run: _Run, session: aiohttp.ClientSession) -> str | None:
     """Passes over the outbox until one sends nothing new; the id of the last entry read."""
     ctx, sink = run.ctx, run.sink
-    settings = ctx.settings
     direct = sink.kind == "webhook" and sink.config.rate_per_s is None
-    last: str | None = None
-    async with open_session(ctx.egress, settings.delivery_concurrency, settings.delivery_timeout_s) as session:
-        while True:
-            run.wake = ctx.outbox.wake(sink.name)
-            run.again = False
-            last = await _one_pass(run, session, direct)
-            if run.stopping() or (not run.again and ctx.outbox.wake(sink.name) == run.wake):
-                return last
+    while True:
+        run.wake = ctx.outbox.wake(sink.name)
+        run.again = False
+        last = await _one_pass(run, session, direct)
+        if run.stopping() or (not run.again and ctx.outbox.wake(sink.name) == run.wake):
+            return last
 
 
 async def _one_pass(run: _Run, session: aiohttp.ClientSession, direct: bool) -> str | None:

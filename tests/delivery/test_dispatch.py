@@ -100,7 +100,8 @@ def test_a_final_failure_ends_the_hold_at_once(world: Any) -> None:
     assert FailedJobRegistry(queue=make_queue(store, settings)).get_job_count(cleanup=False) == 1
 
 
-def test_a_chat_sink_gets_single_jobs_one_per_item_at_a_time(world: Any, make_settings: Callable[..., Settings]) -> None:
+def test_a_chat_sink_gets_single_jobs_one_per_item_at_a_time(world: Any,
+                                                             make_settings: Callable[..., Settings]) -> None:
     rec, settings, store = world
     chat = make_settings(slack_webhook_url="https://hooks.slack.com/services/x", key_prefix=settings.key_prefix,
                          queue_name=settings.queue_name)

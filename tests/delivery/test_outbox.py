@@ -71,10 +71,10 @@ def test_a_hold_outlasts_the_longest_wait_between_tries() -> None:
 
 def test_many_holds_end_in_one_call(outbox: Outbox) -> None:
     held = [entry(1, "image:a"), entry(2, "image:b"), entry(3, "image:c")]
-    outbox.claim("s", held + [entry(4, "image:a")])  # evt_4 waits behind evt_1
+    outbox.claim("s", [*held, entry(4, "image:a")])  # evt_4 waits behind evt_1
     outbox.claim("s", [entry(9, "image:c")])
     wake = outbox.wake("s")
     # evt_3's hold is not evt_9's to end; evt_1's had a waiter.
-    assert outbox.release_all("s", held[:2] + [entry(9, "image:c")]) == 1
+    assert outbox.release_all("s", [*held[:2], entry(9, "image:c")]) == 1
     assert outbox.wake("s") == wake + 1
     assert outbox.claim("s", [entry(4, "image:a"), entry(5, "image:b"), entry(6, "image:c")]) == [True, True, False]

@@ -2,9 +2,9 @@
 
 RQ scores a scheduled job in whole seconds and its scheduler looks once a second, so a job scheduled
 for 12:00:41.789 may run at 12:00:41.0. Here a real worker (with RQ's scheduler) delivers 20 events
-through a sink's dispatcher and 20 more one single-delivery job each to a receiver that answers every event's first and second
-try 429 with a ``Retry-After`` of 1, 2 or 3 s, then 200: every next try of the same ``webhook-id``
-must arrive at least the time asked after the 429, and less than ``LATE_MAX_S`` past it.
+through a sink's dispatcher and 20 more one single-delivery job each to a receiver that answers every
+event's first and second try 429 with a ``Retry-After`` of 1, 2 or 3 s, then 200: every next try of the
+same ``webhook-id`` must arrive at least the time asked after the 429, and less than ``LATE_MAX_S`` past it.
 
 The dispatched events' first answers are spread over 0.6 s and the single jobs follow it, so the times asked for
 fall all over the second: early and late runs show whatever the scheduler's phase. The worker is done

@@ -6,6 +6,12 @@ and keeps up to ``delivery_concurrency`` requests in flight to a webhook, feedin
 answer comes back: page sizes, polls and batch boundaries do not limit it. A job that finds the lease
 taken ends at once: the running dispatcher reads the outbox again before it lets go of the lease.
 
+Why one dispatcher per sink rather than several jobs sharing a per-sink semaphore in Redis: the in-flight
+limit is then a plain asyncio semaphore (no Redis round trip per request, no slots leaked by a killed
+worker), a burst costs one RQ job instead of one per page, and the order of an item's events is decided by
+one reader of the outbox. What it costs: one sink's burst uses one worker process (about one core), which
+is what a sink gets anyway once its receiver is the limit.
+
 Order, per item and sink: an entry goes only when it can hold its item (no earlier event of that item
 is being delivered or retried, see ``Outbox.claim``); otherwise it stays, and every later entry of
 that item with it, until the hold ends and the outbox is read again.

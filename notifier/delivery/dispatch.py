@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -59,6 +60,8 @@ RECHECK_S = 60
 UNREACHABLE_TRIP = 5
 """Unreachable answers in a row (with none answered in between) that open the sink's circuit."""
 RENEW_EVERY_S = 1.0
+LEASE_SLACK_S = 3
+"""A dispatcher's lease lasts the delivery timeout and 2 s: a look this much past the timeout finds it gone."""
 SETTLE_EVERY = 32
 
 
@@ -116,7 +119,10 @@ def dispatch(sink_name: str) -> None:
     lease_key = Keys(settings.key_prefix).dispatcher(sink_name)
     token = ctx.guard.acquire(sink_name, lease_key)
     if token is None:
-        return  # the running dispatcher reads the outbox again before it stops
+        # The running dispatcher reads the outbox again before it stops; but a lease can outlive its holder's
+        # work (its release failed while Redis was away): a look once it has expired, one per sink and 10 s.
+        again(math.ceil(settings.delivery_timeout_s) + LEASE_SLACK_S)
+        return
     run = _Run(ctx, sink, lease_key, token, time.monotonic() + budget_s(settings.delivery_job_timeout_s,
                                                                        settings.delivery_timeout_s), queue)
     last: str | None = None

@@ -230,14 +230,15 @@ def _settle_all(run: _Run, results: list[tuple[Entry, Result]]) -> None:
         # The hot path in two commands: end each hold, then drop the entries.
         run.again = ctx.outbox.release_all(sink.name, [entry for entry, _ in delivered]) > 0 or run.again
         ctx.outbox.remove(sink.name, [entry.entry_id for entry, _ in delivered])
-    for entry, result in results:
-        settle(run, entry, result)
+    # Every attempt, as the batch and single jobs record theirs (one hand-over for all).
+    ctx.log_attempts(sink.name, [(entry.event, result, settle(run, entry, result)) for entry, result in results])
     run.keep_lease()
 
 
-def settle(run: _Run, entry: Entry, result: Result) -> None:
+def settle(run: _Run, entry: Entry, result: Result) -> float | None:
     """The one place where the outcome of a dispatched delivery is known (a delivered one's hold and
-    outbox entry are already gone: :func:`_settle_all` does those in bulk)."""
+    outbox entry are already gone: :func:`_settle_all` does those in bulk). The seconds to its next try
+    (None: delivered, or failed for good)."""
     ctx, sink, event = run.ctx, run.sink, entry.event
     fields = {"event_id": event.id, "event_type": event.type, "item": entry.item,
               "image_id": event.data.get("image_id"), "account": event.data.get("email"), "sink": sink.name}
@@ -248,7 +249,7 @@ def settle(run: _Run, entry: Entry, result: Result) -> None:
         if detected is not None:
             metrics().delivery_latency.labels(sink.kind).observe(max(0.0, time.time() - detected))
         log.info("delivered %s for %s to %s: %d", event.type, entry.item, sink.name, result.status_code, extra=fields)
-        return
+        return None
     if result.status_code is None and result.retryable:
         run.unreachable += 1
         if run.unreachable >= min(UNREACHABLE_TRIP, run.unreachable + run.answered) and not run.tripped:
@@ -268,3 +269,4 @@ def settle(run: _Run, entry: Entry, result: Result) -> None:
         metrics().deliveries.labels(sink.kind, "retry").inc()
         log.warning("delivery failed (retry in %.1f s): %s", delay, result, extra=fields)
     ctx.outbox.remove(sink.name, [entry.entry_id])
+    return delay

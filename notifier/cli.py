@@ -145,7 +145,7 @@ def _status(settings: Settings, as_json: bool) -> int:
         last = "never" if row["last_poll_age_s"] is None else f"{row['last_poll_age_s']:.0f} s ago"
         error = f", error: {row['last_error']}" if row["last_error"] else ""
         print(f"account {row['account']}: {row['tracked']} tracked, polled {last}{error}")
-    print(f"deliveries: {status.queued} queued, {status.scheduled} waiting to retry, "
+    print(f"deliveries: {status.outbox} in outboxes, {status.queued} jobs queued, {status.scheduled} waiting to retry, "
           f"{status.started} in progress, {status.failed} failed")
     for failure in status.failures:
         print(f"  failed {failure['what']}: {failure['reason']}")

@@ -45,7 +45,7 @@ from rq.serializers import JSONSerializer
 from rq.utils import import_attribute
 
 from notifier.delivery.context import DeliveryContext, install
-from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, JOB_FUNCS, LEGACY_FUNCS, make_queue
+from notifier.delivery.enqueue import CRASH_RETRY_INTERVAL_S, JOB_FUNCS, LEGACY_FUNCS, kick, make_queue
 from notifier.errors import DeliveryError, NotifierError
 from notifier.ops.logs import rq_log_level
 from notifier.runtime.app import connect
@@ -308,11 +308,25 @@ def _scheduler_dies_with_worker() -> None:
     os.register_at_fork(after_in_child=dies_with_this_process(signal.SIGTERM))
 
 
+def _resume_outboxes(context: DeliveryContext) -> None:
+    """A dispatcher killed more often than its crash retries allow leaves its outbox to the next dispatch
+    job: a (re)started worker makes one for every sink with events waiting."""
+    queue = make_queue(context.store, context.settings)
+    for name in context.sinks:
+        try:
+            if context.outbox.length(name):
+                kick(queue, name, settings_timeout_s=context.settings.delivery_job_timeout_s,
+                     crash_retries=context.settings.crash_retries)
+        except redis.RedisError as exc:
+            log.warning("worker: could not look at the outbox of %s (%s)", name, type(exc).__name__)
+
+
 def main(settings: Settings, *, burst: bool = False) -> int:
     early_stop = stop_event_on_signals("worker", "stopping once started")
     _scheduler_dies_with_worker()
     client = connect(settings)
-    install(DeliveryContext.from_settings(settings))
+    context = DeliveryContext.from_settings(settings)
+    install(context)
     worker = DeliveryWorker(
         [make_queue(client, settings)],
         connection=client,
@@ -328,6 +342,7 @@ def main(settings: Settings, *, burst: bool = False) -> int:
     if early_stop.is_set():
         return 0
     start_ops(settings, client, "worker", live=lambda: True)
+    _resume_outboxes(context)
     log.info("delivery worker started: queue %s, pid %d", settings.queue_name, os.getpid())
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level=rq_log_level(settings))

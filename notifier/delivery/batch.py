@@ -51,7 +51,7 @@ from notifier.upstream.clean import clean_text
 log = logging.getLogger(__name__)
 
 
-def _single_job_kwargs(ctx: DeliveryContext, sink: Sink, event: Event, failures: int) -> dict[str, Any]:
+def single_job_kwargs(ctx: DeliveryContext, sink: Sink, event: Event, failures: int) -> dict[str, Any]:
     settings = ctx.settings
     return {
         "args": (sink.name, event.id, event.payload()),
@@ -64,12 +64,12 @@ def _single_job_kwargs(ctx: DeliveryContext, sink: Sink, event: Event, failures:
     }
 
 
-def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, error: DeliveryError) -> float | None:
-    """Hand one failed delivery of a batch to the single-delivery policy; returns the seconds to its next try
-    (None: failed for good)."""
+def follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, error: DeliveryError) -> float | None:
+    """Hand one failed delivery of a batch to the single-delivery policy: the seconds until its retry, or None
+    when it was filed as failed for good."""
     rate_limited = error.status_code == 429
     failures = 0 if rate_limited else 1
-    kwargs = _single_job_kwargs(ctx, sink, event, failures)
+    kwargs = single_job_kwargs(ctx, sink, event, failures)
     delay = (error.retry_after_s or 1.0) if rate_limited else next_try(error, failures, ctx.settings, ctx.rng)
     if delay is not None:
         # Counted from this event's answer, not from the end of the batch. RQ scores the job in
@@ -90,7 +90,7 @@ def _follow_up(ctx: DeliveryContext, queue: Queue, sink: Sink, event: Event, err
     return None
 
 
-def _build(sink: Sink, event: Event, now: float) -> SinkRequest | DeliveryError:
+def build_or_error(sink: Sink, event: Event, now: float) -> SinkRequest | DeliveryError:
     """The event's request, or, when it cannot be built, that event's own final failure (not the batch's)."""
     try:
         return sink.build_request(event, now)
@@ -142,7 +142,7 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     events = [Event(id=eid, type=p["type"], timestamp=p["timestamp"], data=p["data"]) for eid, p in items]
     now = time.time()
     try:
-        requests = [_build(sink, event, now) for event in events]
+        requests = [build_or_error(sink, event, now) for event in events]
         built = [r for r in requests if isinstance(r, SinkRequest)]
         sent = send_all(built, ctx.settings.delivery_timeout_s, ctx.settings.delivery_concurrency,
                           policy=ctx.egress) if built else []
@@ -169,7 +169,7 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
                      result.status_code, extra=fields)
             tries.append((event, result, None))
         else:
-            delay = _follow_up(ctx, queue, sink, event, result)
+            delay = follow_up(ctx, queue, sink, event, result)
             tries.append((event, result, delay))
             outcome = "failed" if delay is None else f"retry in {delay:.1f} s"
             metrics().deliveries.labels(sink.kind, "retry" if delay is not None else "failed").inc()

@@ -25,6 +25,13 @@ WAIT_S = 0.1
 """How long a job waits for a lease whose holder started less than ``SLOW_AFTER_S`` ago."""
 SLOW_AFTER_S = 0.2
 
+_RENEW = """
+if redis.call('GET', KEYS[1]) and string.find(redis.call('GET', KEYS[1]), ARGV[1], 1, true) == 1 then
+  return redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) and string.find(redis.call('GET', KEYS[1]), ARGV[1], 1, true) == 1 then
   return redis.call('DEL', KEYS[1])
@@ -39,6 +46,7 @@ class SinkGuard:
         self._keys = keys
         self._lease_ttl_s = lease_ttl_s
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
 
     def open_for_s(self, sink: str) -> float:
         """Seconds the circuit of ``sink`` stays open (0: closed)."""
@@ -48,26 +56,33 @@ class SinkGuard:
     def trip(self, sink: str) -> None:
         self._redis.set(self._keys.circuit(sink), "1", ex=OPEN_FOR_S)
 
-    def acquire(self, sink: str) -> str | None:
-        """A lease token, or None when another delivery to ``sink`` is (still, or slowly) under way."""
+    def acquire(self, sink: str, key: str | None = None) -> str | None:
+        """A lease token, or None when another delivery to ``sink`` is (still, or slowly) under way.
+
+        ``key``: another lease of the sink than single deliveries' (the dispatcher's)."""
+        lease = key if key is not None else self._keys.lease(sink)
         token = uuid.uuid4().hex
         deadline = time.monotonic() + WAIT_S
         while True:
             now = time.time()
             holder = f"{token}:{now}:{os.getpid()}:{socket.gethostname()}"
-            if self._redis.set(self._keys.lease(sink), holder, nx=True, ex=self._lease_ttl_s):
+            if self._redis.set(lease, holder, nx=True, ex=self._lease_ttl_s):
                 return token
-            held: bytes | None = self._redis.get(self._keys.lease(sink))  # type: ignore[assignment]
+            held: bytes | None = self._redis.get(lease)  # type: ignore[assignment]
             if held and _holder_gone(held.decode()):
-                self._release(keys=[self._keys.lease(sink)], args=[held.decode().split(":", 1)[0]])
+                self._release(keys=[lease], args=[held.decode().split(":", 1)[0]])
                 continue
             started = float(held.decode().split(":")[1]) if held else now
             if now - started > SLOW_AFTER_S or time.monotonic() > deadline:
                 return None
             time.sleep(0.005)
 
-    def release(self, sink: str, token: str) -> None:
-        self._release(keys=[self._keys.lease(sink)], args=[token])
+    def release(self, sink: str, token: str, key: str | None = None) -> None:
+        self._release(keys=[key if key is not None else self._keys.lease(sink)], args=[token])
+
+    def renew(self, key: str, token: str) -> bool:
+        """Keep a lease held by ``token`` for another TTL; False when it is no longer this holder's."""
+        return bool(self._renew(keys=[key], args=[token, self._lease_ttl_s]))
 
 
 def _holder_gone(held: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import redis
@@ -14,9 +14,11 @@ from notifier.delivery import egress, egress_hooks
 from notifier.delivery.attempt_log import AttemptLog
 from notifier.delivery.attempt_record import build_attempt
 from notifier.delivery.circuit import SinkGuard
+from notifier.delivery.outbox import Outbox, hold_ttl_s
 from notifier.delivery.ratelimit import RateLimiter
 from notifier.delivery.sinks import Sink, build_sinks
 from notifier.delivery.sinks.base import SinkResponse
+from notifier.delivery.sinks.bulk import Sessions
 from notifier.errors import DeliveryError
 from notifier.runtime.connection import connect
 from notifier.runtime.redact import Redactor
@@ -39,8 +41,12 @@ class DeliveryContext:
     guard: SinkGuard
     egress: egress.EgressPolicy
     redactor: Redactor
+    outbox: Outbox
     attempts: AttemptLog | None = None
     """Where every delivery attempt is recorded (None: nowhere)."""
+
+    sessions: Sessions = field(default_factory=Sessions)
+    """The dispatcher's event loop and aiohttp session, kept across jobs."""
 
     def log_attempts(self, sink_name: str, tries: list[tuple[Event, SinkResponse | DeliveryError, float | None]]
                      ) -> None:
@@ -76,9 +82,15 @@ class DeliveryContext:
             guard=SinkGuard(connection, Keys(settings.key_prefix), math.ceil(settings.delivery_timeout_s) + 2),
             egress=policy,
             redactor=Redactor.from_settings(settings),
+            outbox=make_outbox(connection, settings),
             attempts=AttemptLog(connection, Keys(settings.key_prefix), ttl_s=settings.attempt_log_ttl_s,
                                 max_events=settings.attempt_log_max_events) if settings.attempt_log else None,
         )
+
+
+def make_outbox(client: redis.Redis, settings: Settings) -> Outbox:
+    return Outbox(client, Keys(settings.key_prefix),
+                  hold_ttl_s(settings.delivery_backoff_max_s, settings.delivery_job_timeout_s))
 
 
 _context: DeliveryContext | None = None

@@ -114,7 +114,8 @@ def socket_factory(policy: EgressPolicy) -> Callable[[Any], socket.socket]:
     return make
 
 
-def connector(policy: EgressPolicy, *, limit: int, resolve: Resolve | None = None) -> aiohttp.TCPConnector:
+def connector(policy: EgressPolicy, *, limit: int, resolve: Resolve | None = None,
+              keepalive_timeout_s: float = 15.0) -> aiohttp.TCPConnector:
     """An aiohttp connector whose every connection goes through the policy (sessions use no env proxies)."""
     return aiohttp.TCPConnector(limit=limit, resolver=EgressResolver(policy, resolve),
-                                socket_factory=socket_factory(policy))
+                                socket_factory=socket_factory(policy), keepalive_timeout=keepalive_timeout_s)

@@ -12,6 +12,11 @@ Retry policy:
 - a worker that dies mid-delivery (SIGKILL, OOM) leaves the job in RQ's
   started registry; the next worker maintenance pass finds it abandoned and
   retries it (``crash_retries`` such tries are allowed).
+
+Order: a delivery handed over by the dispatcher holds its item (image, video) for its sink while it is
+retried, so that item's later events wait (see :mod:`notifier.delivery.outbox`); each retry keeps the
+hold for as long as it waits, and the hold ends once the delivery is delivered or has failed for good
+(:func:`_settled`), which wakes the sink's dispatcher if events were waiting behind it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 from rq import Retry, get_current_job
 
 from notifier.delivery.context import DeliveryContext, current_context
+from notifier.delivery.enqueue import kick, make_queue
+from notifier.delivery.outbox import item_key
 from notifier.delivery.policy import (
     DEFAULT_429_WAIT_S,
     TRIES_PER_ATTEMPT,
@@ -85,6 +92,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
         if wait > 0:
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s: not now (rate limit or unreachable), next try in %.1f s", sink_name, wait, extra=fields)
+            ctx.outbox.touch(sink_name, item_key(event.data), event_id, wait)
             return later(job, wait)
         lease = ctx.guard.acquire(sink_name)
         if lease is None:
@@ -106,6 +114,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
             ctx.log_attempts(sink_name, [(event, error, seconds)])
             metrics().deliveries.labels(sink.kind, "rate_limited").inc()
             log.info("%s answered 429: waiting %.1f s before the next try", sink_name, seconds, extra=fields)
+            ctx.outbox.touch(sink_name, item_key(event.data), event_id, seconds)
             return later(job, seconds)
         failures += 1
         if job is not None:
@@ -119,12 +128,15 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
                 job.retries_left = 0
             _log_final(ctx, sink_name, error, fields)
             metrics().deliveries.labels(sink.kind if sink else "unknown", "failed").inc()
+            _settled(ctx, sink_name, event)
             raise
         metrics().deliveries.labels(sink.kind if sink else "unknown", "retry").inc()
         log.warning("delivery failed, retrying in %.1f s: %s", delay, error, extra=fields)
+        ctx.outbox.touch(sink_name, item_key(event.data), event_id, delay)
         return later(job, delay)
     assert sink is not None
     ctx.log_attempts(sink_name, [(event, response, None)])
+    _settled(ctx, sink_name, event)
     metrics().deliveries.labels(sink.kind, "delivered").inc()
     detected = detected_at(event.timestamp)
     if detected is not None:
@@ -134,6 +146,13 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
         event.type, fields["image_id"], sink_name, response.status_code, response.elapsed_s * 1000, extra=fields,
     )
     return None
+
+
+def _settled(ctx: DeliveryContext, sink_name: str, event: Event) -> None:
+    """This delivery is over (delivered, or failed for good): its item's later events may go."""
+    if ctx.outbox.release(sink_name, item_key(event.data), event.id):
+        kick(make_queue(ctx.store, ctx.settings), sink_name, settings_timeout_s=ctx.settings.delivery_job_timeout_s,
+             crash_retries=ctx.settings.crash_retries)
 
 
 def _log_final(ctx: DeliveryContext, sink_name: str, error: DeliveryError, fields: dict[str, Any]) -> None:

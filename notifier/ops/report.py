@@ -25,6 +25,8 @@ from notifier.state.keys import DEFAULT_SOURCE, Keys
 class Status:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     queued: int = 0
+    outbox: int = 0
+    """Events in the sinks' outboxes, not yet sent (a burst being dispatched, or waiting behind a retry)."""
     scheduled: int = 0
     started: int = 0
     failed: int = 0
@@ -63,7 +65,9 @@ def collect_status(settings: Settings, client: redis.Redis, *, now: float | None
     now = time.time() if now is None else now
     keys = Keys(settings.key_prefix)
     queue = make_queue(client, settings)
-    status = Status(sinks=[sink.redacted() for sink in build_sinks(settings).values()])
+    sinks = build_sinks(settings)
+    status = Status(sinks=[sink.redacted() for sink in sinks.values()])
+    status.outbox = sum(int(client.xlen(keys.outbox(name))) for name in sinks)
     # Whatever Redis holds may have come from outside (or from before redaction): shown masked, one line.
     shown = Redactor.from_settings(settings).one_line
     for source in [DEFAULT_SOURCE, *(config.name for config in settings.sources)]:

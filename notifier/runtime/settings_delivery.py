@@ -13,9 +13,11 @@ class DeliverySettings(SettingsGroup):
     delivery_timeout_s: float = Field(10.0, gt=0, le=60)
     """Timeout of one delivery request."""
     delivery_batch_size: int = Field(100, ge=1, le=1000)
-    """Most events one job sends to a webhook when several arrive together (1: one job per event)."""
+    """Outbox entries a sink's dispatcher reads from Redis at a time (it sends up to ``delivery_concurrency``
+    at once whatever this is); also the most events a batch job left by an older version sends."""
     delivery_concurrency: int = Field(100, ge=1, le=500)
-    """Requests a batch job keeps in flight to its webhook."""
+    """Requests in flight to one webhook (its one running dispatcher), whatever the pages, polls or batches
+    its events came in."""
     delivery_max_attempts: int = Field(10, ge=1, le=50)
     """Tries per delivery before it goes to the failed registry."""
     delivery_backoff_base_s: float = Field(2.0, ge=0.1, le=3600)

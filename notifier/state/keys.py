@@ -61,6 +61,27 @@ class Keys:
         """String with a TTL: the one delivery job working on a sink ("token:started_at")."""
         return f"{self.prefix}:sink:{sink}:lease"
 
+    def outbox(self, sink: str) -> str:
+        """Stream: a sink's events not yet handed to the delivery policy, in the order they happened."""
+        return f"{self.prefix}:sink:{sink}:outbox"
+
+    def dispatcher(self, sink: str) -> str:
+        """String with a TTL: the one dispatcher draining a sink's outbox ("token:started_at:pid:host")."""
+        return f"{self.prefix}:sink:{sink}:dispatcher"
+
+    def hold(self, sink: str, item: str) -> str:
+        """String with a TTL: the event of an item (image, video) being delivered to a sink; later events
+        of that item wait in the outbox until it is delivered or has failed for good."""
+        return f"{self.prefix}:sink:{sink}:hold:{item}"
+
+    def waiting(self, sink: str) -> str:
+        """Set: items with events in a sink's outbox waiting behind a hold."""
+        return f"{self.prefix}:sink:{sink}:waiting"
+
+    def wake(self, sink: str) -> str:
+        """Counter: bumped when a hold with waiting events ends, so the dispatcher reads the outbox again."""
+        return f"{self.prefix}:sink:{sink}:wake"
+
     def gone(self, sink: str) -> str:
         """String with a TTL: why a sink is gone (404/410), so that it is logged once."""
         return f"{self.prefix}:sink:{sink}:gone"

@@ -14,9 +14,8 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from notifier.delivery.batch import deliver_batch
 from notifier.delivery.context import DeliveryContext, current_context, install
-from notifier.delivery.enqueue import BATCH_FUNC, JOB_FUNC, make_enqueuer, make_queue
+from notifier.delivery.enqueue import BATCH_FUNC, JOB_FUNC, make_queue
 from notifier.delivery.policy import NOT_BEFORE
-from notifier.delivery.sinks import build_sinks
 from notifier.runtime.settings import Settings
 from notifier.state.keys import Keys
 from tests.conftest import SECRET
@@ -145,23 +144,6 @@ def test_broken_text_in_a_batch_is_delivered_as_valid_utf8(world: Any) -> None:
     broken = [event(1, image_id=f"user:1-pixverse:a@x.com-image:{n}", prompt="cat \ud83d") for n in range(3)]
     deliver_batch("webhook", [[e.id, e.payload()] for e in broken])
     assert len(rec.received) == 3 and all(r.verified for r in rec.received)
-
-
-def test_a_batch_never_holds_more_than_one_round_of_requests(make_settings: Callable[..., Settings]) -> None:
-    # Concurrency 10, batch 100: ten rounds of up to 10 s would outlive the 30 s job timeout and the 12 s lease.
-    settings = make_settings(webhook_url="http://127.0.0.1:9/hook", webhook_secret=SECRET,
-                             delivery_concurrency=10, delivery_batch_size=100)
-    store = fakeredis.FakeRedis()
-    queue = make_queue(store, settings)
-    enqueue = make_enqueuer(queue, list(build_sinks(settings).values()), settings)
-    events = [event(1, image_id=f"user:1-pixverse:a@x.com-image:{n}") for n in range(100)]
-    with store.pipeline() as pipe:
-        enqueue(pipe, events)
-        pipe.execute()
-    sizes = [len(job.args[1]) for job in queue.get_jobs()]
-    assert sizes == [10] * 10
-    assert settings.delivery_timeout_s * -(-max(sizes) // settings.delivery_concurrency) \
-        < settings.delivery_job_timeout_s
 
 
 def test_a_batch_enqueued_larger_sends_one_round_and_requeues_the_rest(

@@ -2,11 +2,11 @@
 
 RQ scores a scheduled job in whole seconds and its scheduler looks once a second, so a job scheduled
 for 12:00:41.789 may run at 12:00:41.0. Here a real worker (with RQ's scheduler) delivers 20 events
-in one batch job and 20 more one job each to a receiver that answers every event's first and second
-try 429 with a ``Retry-After`` of 1, 2 or 3 s, then 200: every next try of the same ``webhook-id``
-must arrive at least the time asked after the 429, and less than ``LATE_MAX_S`` past it.
+through a sink's dispatcher and 20 more one single-delivery job each to a receiver that answers every
+event's first and second try 429 with a ``Retry-After`` of 1, 2 or 3 s, then 200: every next try of the
+same ``webhook-id`` must arrive at least the time asked after the 429, and less than ``LATE_MAX_S`` past it.
 
-The batch's first answers are spread over 0.6 s and the single jobs follow it, so the times asked for
+The dispatched events' first answers are spread over 0.6 s and the single jobs follow it, so the times asked for
 fall all over the second: early and late runs show whatever the scheduler's phase. The worker is done
 with the first tries before the first retry is due, so no retry queues behind them.
 """
@@ -18,9 +18,9 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import pytest
-from rq import Worker
+from rq import Queue, Worker
 
-from notifier.delivery.enqueue import BATCH_FUNC, JOB_FUNC, make_enqueuer, make_queue
+from notifier.delivery.enqueue import DISPATCH_FUNC, JOB_FUNC, job_id, make_enqueuer, make_queue
 from notifier.delivery.sinks import build_sinks
 from notifier.state.events import Event, build_event
 from notifier.upstream.statuses import resolve
@@ -65,9 +65,12 @@ def test_retry_after_is_never_undercut_and_honoured_within_a_second_and_a_half(
     sinks = list(build_sinks(s.settings).values())
     with s.redis.pipeline() as pipe:
         make_enqueuer(queue, sinks, s.settings)(pipe, batched)
-        make_enqueuer(queue, sinks, s.settings.model_copy(update={"delivery_batch_size": 1}))(pipe, singles)
+        # As the dispatcher hands deliveries to the single-delivery policy.
+        queue.enqueue_many([Queue.prepare_data(JOB_FUNC, args=("webhook", event.id, event.payload()),
+                                               job_id=job_id(event.id, "webhook"), result_ttl=0) for event in singles],
+                           pipeline=pipe)
         pipe.execute()
-    assert [job.func_name for job in queue.get_jobs()] == [BATCH_FUNC] + [JOB_FUNC] * EVENTS_PER_MODE
+    assert [job.func_name for job in queue.get_jobs()] == [DISPATCH_FUNC] + [JOB_FUNC] * EVENTS_PER_MODE
 
     started = time.monotonic()
     worker = s.spawn(["worker"])

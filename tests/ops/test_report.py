@@ -13,7 +13,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from notifier.delivery.context import DeliveryContext, install
-from notifier.delivery.enqueue import job_id, make_enqueuer, make_queue
+from notifier.delivery.enqueue import job_id, make_queue
 from notifier.ops.report import replay_failed
 from notifier.runtime.settings import Settings
 from notifier.state.events import build_event
@@ -64,13 +64,15 @@ def run_until_settled(settings: Settings, store: fakeredis.FakeRedis) -> None:
 
 
 def enqueue_one(settings: Settings, store: fakeredis.FakeRedis) -> str:
+    from notifier.delivery.batch import single_job_kwargs
+    from notifier.delivery.context import current_context
+    from notifier.delivery.enqueue import JOB_FUNC
     from notifier.delivery.sinks import build_sinks
 
+    # A single-delivery job, as the dispatcher makes of a failed delivery (the mock answers httpx only).
     ev = build_event(image=IMAGE, account="a@x.com", status=resolve(IMAGE), previous=None, now=0)
-    enqueue = make_enqueuer(make_queue(store, settings), list(build_sinks(settings).values()), settings)
-    with store.pipeline() as pipe:
-        enqueue(pipe, [ev])
-        pipe.execute()
+    sink = build_sinks(settings)["webhook"]
+    make_queue(store, settings).enqueue(JOB_FUNC, **single_job_kwargs(current_context(), sink, ev, 0))
     return job_id(ev.id, "webhook")
 
 

@@ -89,24 +89,29 @@ def test_racing_trackers_announce_a_transition_once(fake_redis: fakeredis.FakeRe
     assert result.events == []  # the retry saw the committed state
 
 
-def test_jobs_are_enqueued_in_the_same_transaction(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> None:
+def test_events_go_to_each_sinks_outbox_in_the_same_transaction(make_settings: Any,
+                                                                fake_redis: fakeredis.FakeRedis) -> None:
+    from notifier.delivery.enqueue import DISPATCH_FUNC
+
     settings: Settings = make_settings(
         webhooks=[{"url": "https://a.example/h", "secret": SECRET, "name": "all"},
                   {"url": "https://b.example/h", "secret": SECRET, "name": "done", "events": ["image.completed"]}],
-        delivery_batch_size=1,
     )
     queue = make_queue(fake_redis, settings)
     enqueue = make_enqueuer(queue, list(build_sinks(settings).values()), settings)
     tracker = Tracker(fake_redis, Keys("t"), enqueue=enqueue, max_age_s=3600, known_ttl_s=86400)
     result = tracker.apply("a@x.com", [obs("g", 9), obs("c", 1)], mode=Mode.NORMAL, now=NOW)
     by_type = {e.type: e.id for e in result.events}
-    assert sorted(queue.get_job_ids()) == sorted(
-        [f"{by_type['image.generating']}-all", f"{by_type['image.completed']}-all",
-         f"{by_type['image.completed']}-done"])
-    job = queue.fetch_job(f"{by_type['image.completed']}-done")
-    assert job.args[0] == "done"
-    assert job.args[2]["data"]["image_id"] == "c"
-    assert SECRET not in str(job.args) and "b.example" not in str(job.args)
+    keys = Keys(settings.key_prefix)
+    outbox = {name: [fields[b"id"].decode() for _, fields in fake_redis.xrange(keys.outbox(name))]
+              for name in ("all", "done")}
+    assert outbox == {"all": [by_type["image.generating"], by_type["image.completed"]],
+                      "done": [by_type["image.completed"]]}
+    jobs = [queue.fetch_job(jid) for jid in queue.get_job_ids()]
+    # One dispatch job per sink that got events, whatever their number.
+    assert sorted((job.func_name, job.args[0]) for job in jobs) == [(DISPATCH_FUNC, "all"), (DISPATCH_FUNC, "done")]
+    stored = str(fake_redis.xrange(keys.outbox("done"))) + str([job.args for job in jobs])
+    assert SECRET not in stored and "b.example" not in stored
 
 
 def test_finish_cycle_marks_baseline_and_trims(fake_redis: fakeredis.FakeRedis) -> None:
@@ -125,9 +130,7 @@ def test_failed_cycle_does_not_mark_baseline(fake_redis: fakeredis.FakeRedis) ->
     assert tracker.account_state("a@x.com").baselined_at is None
 
 
-def test_a_burst_for_a_webhook_becomes_batch_jobs(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> None:
-    from notifier.delivery.enqueue import BATCH_FUNC
-
+def test_a_burst_is_one_dispatch_job_per_sink(make_settings: Any, fake_redis: fakeredis.FakeRedis) -> None:
     settings: Settings = make_settings(
         webhooks=[{"url": "https://a.example/h", "secret": SECRET, "name": "all"}],
         slack_webhook_url="https://hooks.slack.com/services/x", delivery_batch_size=2,
@@ -137,9 +140,8 @@ def test_a_burst_for_a_webhook_becomes_batch_jobs(make_settings: Any, fake_redis
     tracker = Tracker(fake_redis, Keys("t"), enqueue=enqueue, max_age_s=3600, known_ttl_s=86400)
     result = tracker.apply("a@x.com", [obs(f"c{n}", 1) for n in range(5)], mode=Mode.NORMAL, now=NOW)
     jobs = [queue.fetch_job(jid) for jid in queue.get_job_ids()]
-    batches = [job for job in jobs if job.func_name == BATCH_FUNC]
-    singles = [job for job in jobs if job.func_name != BATCH_FUNC]
-    # The webhook gets 2 + 2 + 1; Slack, rate limited, one job per event.
-    assert [len(job.args[1]) for job in batches] == [2, 2, 1]
-    assert sorted(item[0] for job in batches for item in job.args[1]) == sorted(e.id for e in result.events)
-    assert len(singles) == 5 and {job.args[0] for job in singles} == {"slack"}
+    assert sorted(job.args[0] for job in jobs) == ["all", "slack"]
+    keys = Keys(settings.key_prefix)
+    for sink in ("all", "slack"):
+        ids = [fields[b"id"].decode() for _, fields in fake_redis.xrange(keys.outbox(sink))]
+        assert ids == [e.id for e in result.events]  # batch size does not split anything

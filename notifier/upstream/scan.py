@@ -16,66 +16,55 @@ images, not with its history:
 - tracked images that did not show up are looked up one by one, least
   recently checked first: a 404 "deleted" there means the image was deleted.
 
-An idle account with any amount of history costs one request per poll.
+An idle account with any amount of history costs one request per poll and medium (images, videos: the
+same scan over each medium's list, with its own state).
+
+A video's lookup answers 404 while it is still processing as well as after its deletion, so there a 404
+alone says nothing: the video is deleted only when a read of the list in the same poll went past where
+it was (older items, or the list's end) without showing it. When no read went that far, the rest of the
+page budget reads on from where the top read stopped; without the budget, it is decided by a later poll.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from notifier.errors import UpstreamNotFound
-from notifier.state.events import Event
 from notifier.state.keys import NO_EMAIL
 from notifier.state.tracker import Cursor, Observation, Tracker
 from notifier.state.transitions import Mode, created_at, is_history, is_old
 from notifier.upstream.client import UpstreamClient
-from notifier.upstream.statuses import deleted, resolve
+from notifier.upstream.media import IMAGES, Medium
+from notifier.upstream.scan_result import (
+    ScanLimits,
+    ScanResult,
+    is_deletion,
+    note_active,
+    passed_over,
+    remaining_s,
+)
+from notifier.upstream.statuses import NO_INFORMATION, deleted, resolve
 from notifier.upstream.sweep import Sweep
+
+__all__ = ["ScanLimits", "ScanResult", "is_deletion", "remaining_s", "scan_account"]
 
 log = logging.getLogger(__name__)
 
 MAX_CURSORS = 8  # regions still to read after bursts; the deepest of more than this many are merged
 
 
-@dataclass(slots=True)
-class ScanResult:
-    account: str
-    mode: Mode
-    requests: int = 0
-    pages: int = 0
-    seen: int = 0
-    events: list[Event] = field(default_factory=list)
-    lookups: int = 0
-    skipped_items: int = 0
-    active: int = 0
-    """Images seen in progress (not final) in this poll."""
-    remaining_s: list[float | None] = field(default_factory=list)
-    """Per active image, the upstream's estimate of the seconds left (None when it gave none)."""
-    capped: bool = False
-    """The poll reached its page cap with more to read: the next one resumes at a cursor."""
-
-
-@dataclass(frozen=True, slots=True)
-class ScanLimits:
-    page_size: int
-    max_pages: int
-    max_lookups: int
-    max_age_s: float
-
-
-def is_deletion(error: UpstreamNotFound) -> bool:
-    """A lookup's 404 means the image is gone only when the upstream says so; "Configuration not
-    found" and other 404s are not deletions. Pure."""
-    return "deleted" in error.detail.lower()
-
-
 class _Scan:
     def __init__(self, upstream: UpstreamClient, tracker: Tracker, account: str, limits: ScanLimits, now: float,
-                 backfill: bool, on_page: Callable[[str, ScanResult], None] | None) -> None:
+                 backfill: bool, on_page: Callable[[str, ScanResult], None] | None, medium: Medium) -> None:
+        tracker = tracker.for_medium(medium)
         self.upstream, self.tracker, self.account, self.limits, self.now = upstream, tracker, account, limits, now
+        self.medium = medium
+        self.oldest_read: float | None = None
+        """The oldest ``created_at`` the reads from the top of the list reached (videos' deletions)."""
+        self.at_end = False
         self.state = tracker.account_state(account)
         self.mode = Mode.BACKFILL if backfill else Mode.NORMAL if self.state.baselined_at is not None else Mode.BASELINE
         self.email = None if account == NO_EMAIL else account
@@ -92,12 +81,13 @@ class _Scan:
         """Read pages from ``sweep.offset`` on; True when the page budget ran out with more to read."""
         while True:
             self.pages_left -= 1
-            page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=sweep.offset)
+            page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=sweep.offset,
+                                             medium=self.medium)
             self.result.requests += 1
             self.result.pages += 1
             self.result.skipped_items += page.skipped
             sweep.total = page.total  # as of the last page: the one the offset reached goes with
-            ids = [img["image_id"] for img in page.images]
+            ids = [img[self.medium.id_field] for img in page.images]
             if not sweep.passed:
                 if sweep.overshot(ids, page.images):
                     # Deletions above moved the unread region up past where we started: step back.
@@ -110,6 +100,10 @@ class _Scan:
             deeper = sweep.deepen(ids, page.images)
             interesting, had_tracked = self.apply(page.images, sweep.mode or self.mode)
             consumed = len(page.images) + page.skipped
+            if sweep.top:
+                self.note_top(page.images, consumed == 0 or (consumed < self.limits.page_size
+                                                              and page.total is not None
+                                                              and sweep.offset + consumed >= page.total))
             sweep.offset += consumed
             # The end of the list; ``total`` may be stale, so a full page never says so.
             if consumed == 0 or (consumed < self.limits.page_size and page.total is not None
@@ -127,20 +121,18 @@ class _Scan:
                 return True
 
     def apply(self, images: list[dict[str, Any]], mode: Mode) -> tuple[bool, bool]:
-        fresh = [img for img in images if img["image_id"] not in self.seen]
-        self.seen.update(img["image_id"] for img in fresh)
+        key = self.medium.id_field
+        fresh = [img for img in images if img[key] not in self.seen]
+        self.seen.update(img[key] for img in fresh)
         self.result.seen = len(self.seen)
-        observations = [Observation(img, resolve(img)) for img in fresh]
+        observations = [Observation(img, resolve(img, self.medium), self.medium) for img in fresh]
         informative = [obs for obs in observations if obs.status.informative]
-        _note_active(self.result, informative, self.now)
+        note_active(self.result, informative, self.now)
         applied = self.tracker.apply(self.account, observations, mode=mode, now=self.now,
                                      history_before=self.state.baselined_at)
         self.result.events.extend(applied.events)
         if self.on_page is not None:
             self.on_page(self.account, self.result)
-        for image_id in applied.gave_up:
-            log.warning("image %s of %s is still not final after the age limit: no longer tracked",
-                        image_id, self.account)
         had_tracked = any(obs.image_id in self.remaining for obs in informative)
         # An image shown without a status said nothing: it stays due for a lookup.
         self.remaining.difference_update(obs.image_id for obs in informative)
@@ -179,25 +171,65 @@ class _Scan:
         return Sweep(offset=start, boundary=cursor.boundary, boundary_created=cursor.boundary_created, passed=False,
                       mode=Mode.BASELINE if cursor.baseline else None, follow_tracked=False)
 
-    def lookups(self) -> None:
+    def note_top(self, images: list[dict[str, Any]], at_end: bool) -> None:
+        """What a read from the top of the list covered: how old its items got, whether it reached the end."""
+        born = [b for img in images if (b := created_at(img)) is not None]
+        if born:
+            self.oldest_read = min(born) if self.oldest_read is None else min(self.oldest_read, *born)
+        self.at_end = self.at_end or at_end
+
+    def lookups(self, top: Sweep) -> None:
         due = self.tracker.lookup_order(self.account, self.remaining, self.limits.max_lookups)
+        unsure: list[str] = []
         for image_id in due:
             self.result.requests += 1
             self.result.lookups += 1
             try:
-                image = self.upstream.get_image(image_id)
-                observation = Observation(image, resolve(image))
+                image = self.upstream.get_image(image_id, self.medium)
+                observation = Observation(image, resolve(image, self.medium), self.medium)
             except UpstreamNotFound as exc:
+                if not self.medium.lookup_404_is_deletion:
+                    unsure.append(image_id)  # processing, or deleted: the list tells
+                    continue
                 if not is_deletion(exc):
                     log.warning("%s: lookup of %s answered 404 without saying it was deleted (%s): kept",
                                 self.account, image_id, exc.detail)
                     continue
                 observation = Observation({"image_id": image_id}, deleted())
-            applied = self.tracker.apply(self.account, [observation], mode=Mode.NORMAL, now=self.now)
-            self.result.events.extend(applied.events)
-            if observation.status.informative:
-                _note_active(self.result, [observation], self.now)
+            self.observe(observation)
+        if unsure:
+            self.confirm_absence(unsure, top)
         self.tracker.mark_checked(self.account, due, self.now)
+
+    def observe(self, observation: Observation) -> None:
+        applied = self.tracker.apply(self.account, [observation], mode=Mode.NORMAL, now=self.now)
+        self.result.events.extend(applied.events)
+        if observation.status.informative:
+            note_active(self.result, [observation], self.now)
+
+    def confirm_absence(self, unsure: list[str], top: Sweep) -> None:
+        """Videos whose lookup answered 404: deleted if the list was read past them without showing them."""
+        created = {i: t.created for i, t in self.tracker.tracked_of(self.account, unsure).items()}
+        offset = top.offset
+        while not all(passed_over(created.get(i), self.oldest_read, self.at_end) or i in self.seen for i in unsure) \
+                and self.pages_left > 0:
+            self.pages_left -= 1
+            page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=offset,
+                                             medium=self.medium)
+            self.result.requests += 1
+            self.result.pages += 1
+            consumed = len(page.images) + page.skipped
+            offset += consumed
+            self.note_top(page.images, consumed == 0 or (consumed < self.limits.page_size and page.total is not None
+                                                          and offset >= page.total))
+            self.apply(page.images, self.mode)
+        no_id = self.medium.id_field
+        for image_id in unsure:
+            if image_id in self.seen:
+                continue  # on the pages just read: applied with them
+            gone = passed_over(created.get(image_id), self.oldest_read, self.at_end)
+            # Not passed: no information, but time runs for it (stalled, expired).
+            self.observe(Observation({no_id: image_id}, deleted() if gone else NO_INFORMATION, self.medium))
 
 
 def scan_account(
@@ -209,9 +241,11 @@ def scan_account(
     now: float,
     backfill: bool = False,
     on_page: Callable[[str, ScanResult], None] | None = None,
+    medium: Medium = IMAGES,
 ) -> ScanResult:
-    scan = _Scan(upstream, tracker, account, limits, now, backfill, on_page)
-    top = Sweep(offset=0, follow_tracked=not scan.state.cursors)
+    """One poll of one account's list of one medium (images by default)."""
+    scan = _Scan(upstream, tracker, account, limits, now, backfill, on_page, medium)
+    top = Sweep(offset=0, follow_tracked=not scan.state.cursors, top=True)
     left: list[Cursor] = []
     if scan.sweep(top) and (cursor := scan.cursor_of(top)) is not None:
         left.append(cursor)
@@ -245,24 +279,5 @@ def scan_account(
                     account, scan.result.pages, min(c.offset for c in left))
     if left or scan.state.cursors:
         tracker.save_cursors(account, left)
-    scan.lookups()
+    scan.lookups(top)
     return scan.result
-
-
-def _note_active(result: ScanResult, observations: list[Observation], now: float) -> None:
-    for obs in observations:
-        if not obs.status.final:
-            result.active += 1
-            result.remaining_s.append(remaining_s(obs.image, now))
-
-
-def remaining_s(image: dict[str, Any], now: float) -> float | None:
-    """Seconds the upstream expects the image still needs, from ``queue_data``; None when unknown."""
-    queue = image.get("queue_data")
-    if not isinstance(queue, dict):
-        return None
-    estimate, started = queue.get("estimated_gen_time"), queue.get("processing_start_time")
-    if not isinstance(estimate, int | float) or isinstance(estimate, bool) or not isinstance(started, str):
-        return None
-    begun = created_at({"created_at": started})
-    return None if begun is None else begun + float(estimate) - now

@@ -28,7 +28,7 @@ def model_label(raw: Any, seen: set[str] | None = None, limit: int = MAX_MODELS)
         return "unknown"
     name = _CLEAN.sub("-", raw.strip().lower())[:MODEL_MAX_CHARS].strip("-")
     if not name or name in ("other", "unknown"):
-        return "unknown" if not name else name
+        return name or "unknown"
     pool = _seen if seen is None else seen
     with _lock:
         if name in pool:

@@ -1,9 +1,10 @@
 """Configuration of each destination (webhook, Slack, Discord; Apprise and Slack bots in
 :mod:`~notifier.runtime.sink_config_chat`) and its routing filters.
 
-Every sink can filter by event type, account email, source (token) and model. Defaults:
-webhooks get every event; chat sinks get the final ones (completed,
-moderated, failed). URLs are secrets (they carry tokens): never in a repr,
+Every sink can filter by event type, account email, source (token), model and
+media (``images``, ``videos``). Defaults: webhooks get every event; chat sinks get
+the final ones (completed, moderated, failed) and stalled work, of images and
+videos. URLs are secrets (they carry tokens): never in a repr,
 a log line or an error; a sink is named by its ``name``. A webhook's custom
 header values are secrets too. Templates are checked when the settings load
 (:func:`notifier.delivery.sinks.templates.check`).
@@ -24,7 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from notifier.state.events import EVENT_TYPES
 
-FINAL_EVENTS: tuple[str, ...] = ("image.completed", "image.moderated", "image.failed")
+FINAL_EVENTS: tuple[str, ...] = tuple(
+    f"{noun}.{kind}" for noun in ("image", "video") for kind in ("completed", "moderated", "failed"))
+CHAT_EVENTS: tuple[str, ...] = (*FINAL_EVENTS, "image.stalled", "video.stalled")
+"""What chat sinks get by default: what finished, and work that is stuck (people want to know)."""
+MEDIA_NAMES = ("images", "videos")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 RESERVED_HEADERS = frozenset({
@@ -125,6 +130,8 @@ class SinkConfig(BaseModel):
     """Only events of images made with these models (the image's ``model`` field); None = all."""
     sources: list[str] | None = None
     """Only events of these sources (``NOTIFIER_SOURCES`` names, ``default`` for the single token); None = all."""
+    media: list[str] | None = None
+    """Only events of these media (``images``, ``videos``); None = all."""
 
     @field_validator("url")
     @classmethod
@@ -160,6 +167,14 @@ class SinkConfig(BaseModel):
                 raise ValueError("model filter values must not be empty")
         return value
 
+    @field_validator("media")
+    @classmethod
+    def _media(cls, value: list[str] | None) -> list[str] | None:
+        for medium in value or []:
+            if medium not in MEDIA_NAMES:
+                raise ValueError(f"media filter {medium!r} is not one of: {', '.join(MEDIA_NAMES)}")
+        return value
+
     @model_validator(mode="after")
     def _default_name(self) -> SinkConfig:
         if not self.name:
@@ -178,7 +193,10 @@ class SinkConfig(BaseModel):
             return False
         if self.sources is not None and data.get("source", "default") not in self.sources:
             return False
-        image = data.get("image")
+        noun = event_type.partition(".")[0]
+        if self.media is not None and f"{noun}s" not in self.media:
+            return False
+        image = data.get(noun)
         model = image.get("model") if isinstance(image, dict) else None
         return self.models is None or model in self.models
 
@@ -249,9 +267,9 @@ class WebhookConfig(SinkConfig):
 
 
 class ChatConfig(SinkConfig):
-    """A destination for people: final events by default, its title and text from templates."""
+    """A destination for people: final and stalled events by default, its title and text from templates."""
 
-    default_events: ClassVar[tuple[str, ...] | None] = FINAL_EVENTS
+    default_events: ClassVar[tuple[str, ...] | None] = CHAT_EVENTS
     title_target: ClassVar[str] = "plain"
     text_target: ClassVar[str] = "plain"
     title_template: str | None = None
@@ -275,7 +293,7 @@ class ChatConfig(SinkConfig):
 
 
 class SlackConfig(ChatConfig):
-    """A Slack incoming webhook: final events by default."""
+    """A Slack incoming webhook: final and stalled events by default."""
 
     kind: ClassVar[str] = "slack"
     text_target: ClassVar[str] = "slack"
@@ -285,7 +303,7 @@ class SlackConfig(ChatConfig):
 
 
 class DiscordConfig(ChatConfig):
-    """A Discord webhook: final events by default."""
+    """A Discord webhook: final and stalled events by default."""
 
     kind: ClassVar[str] = "discord"
     title_target: ClassVar[str] = "discord"

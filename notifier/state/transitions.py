@@ -190,8 +190,8 @@ def decide(
                 spans = timing(image, now=now, queued_seen_at=tracked.queued_at,
                                generating_seen_at=tracked.generating_at)
                 return Decision(emit=True, previous=tracked.status, track=None, seq=tracked.seq, timing=spans)
-            keep = replace(tracked, status=status, seq=tracked.seq + 1).seen(status, now, image)
-            return Decision(emit=True, previous=tracked.status, track=keep, seq=tracked.seq)
+            moved = replace(tracked, status=status, seq=tracked.seq + 1).seen(status, now, image)
+            return Decision(emit=True, previous=tracked.status, track=moved, seq=tracked.seq)
         return _aging(tracked, image, now, max_age_s, stall_after_s)
 
     if known:
@@ -201,8 +201,8 @@ def decide(
     too_old = is_old(image, now, max_age_s)
     history = is_history(image, history_before)
     if mode is Mode.BASELINE or (mode is Mode.NORMAL and (too_old or history)):
-        keep = None if status.final or too_old else Tracked(status, now).seen(status, now, image)
-        return Decision(emit=False, previous=None, track=keep)
-    keep = None if status.final or too_old else Tracked(status, now, 1).seen(status, now, image)
-    spans = timing(image, now=now, queued_seen_at=None, generating_seen_at=None) if status.final else None
-    return Decision(emit=True, previous=None, track=keep, timing=spans)
+        silent = None if status.final or too_old else Tracked(status, now).seen(status, now, image)
+        return Decision(emit=False, previous=None, track=silent)
+    first = None if status.final or too_old else Tracked(status, now, 1).seen(status, now, image)
+    first_spans = timing(image, now=now, queued_seen_at=None, generating_seen_at=None) if status.final else None
+    return Decision(emit=True, previous=None, track=first, timing=first_spans)

@@ -28,6 +28,7 @@ from notifier.state.events import Event
 from notifier.state.keys import Keys
 from notifier.state.tracker import Tracker
 from notifier.upstream.client import UpstreamClient
+from notifier.upstream.media import IMAGES, VIDEOS, Medium
 from notifier.upstream.scan import ScanLimits, scan_account
 from notifier.upstream.statuses import resolve
 from tests.support.sim_transport import sim_transport
@@ -62,6 +63,7 @@ class Truth:
     """The statuses it had when the polls after the first ended (kept only for images the first poll showed
     without a status: the notifier records the first of them it sees silently when the image is history)."""
     announced: list[tuple[str, int | None]] = field(default_factory=list)
+    medium: Medium = IMAGES
 
     @property
     def current(self) -> tuple[str, int | None] | None:
@@ -70,7 +72,7 @@ class Truth:
         code = self.codes[-1]
         if code is None:
             return None  # says nothing
-        status = resolve({"image_status": code})
+        status = resolve({self.medium.status_field: code}, self.medium)
         return status.name, status.code
 
     @property
@@ -84,6 +86,8 @@ def name_of(event: Event) -> tuple[str, int | None]:
 
 
 class ScanMachine(RuleBasedStateMachine):
+    MEDIUM = IMAGES
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = Clock()
@@ -92,7 +96,7 @@ class ScanMachine(RuleBasedStateMachine):
         self.redis = fakeredis.FakeRedis()
         self.batch: list[Event] = []
         self.tracker = Tracker(self.redis, Keys("m"), enqueue=lambda pipe, events: self.batch.extend(events),
-                               max_age_s=LIMITS.max_age_s, known_ttl_s=7 * 86400)
+                               max_age_s=LIMITS.max_age_s, known_ttl_s=7 * 86400, media=(self.MEDIUM.name,))
         self.upstream = UpstreamClient("http://sim/v2/pixverse", "tok", timeout_s=1,
                                        transport=sim_transport(self.sim))
         self.truth: dict[str, Truth] = {}
@@ -139,8 +143,9 @@ class ScanMachine(RuleBasedStateMachine):
     # -- the upstream's side ----------------------------------------------------------------------------
 
     def _add(self, code: int, age_s: float) -> str:
-        image_id = self.sim.add_image(A, code, created_at=self.clock.now - age_s)
-        self.truth[image_id] = Truth(codes=[code], before_first_poll=self.polls == 0, created=self.clock.now - age_s)
+        image_id = self.sim.add_image(A, code, created_at=self.clock.now - age_s, medium=self.MEDIUM.name)
+        self.truth[image_id] = Truth(codes=[code], before_first_poll=self.polls == 0, created=self.clock.now - age_s,
+                                     medium=self.MEDIUM)
         return image_id
 
     @initialize(recent=st.integers(0, 20), old=st.integers(0, 40), active=st.integers(0, 4),
@@ -174,8 +179,8 @@ class ScanMachine(RuleBasedStateMachine):
     def _between_pages(self, email: str, offset: int) -> None:
         if offset > 0 and self.mid_poll:
             for _ in range(self.mid_poll.pop()):
-                image_id = self.sim.add_image(A, 9, created_at=self.clock.now)
-                self.truth[image_id] = Truth(codes=[9], before_first_poll=False)
+                image_id = self.sim.add_image(A, 9, created_at=self.clock.now, medium=self.MEDIUM.name)
+                self.truth[image_id] = Truth(codes=[9], before_first_poll=False, medium=self.MEDIUM)
 
     def _movable(self) -> list[str]:
         return [i for i, t in self.truth.items() if not t.final and not t.deleted]
@@ -221,7 +226,7 @@ class ScanMachine(RuleBasedStateMachine):
         self.clock.now += advance_s
         self.batch.clear()
         first = self.polls == 0
-        scan_account(self.upstream, self.tracker, A, limits=LIMITS, now=self.clock.now)
+        scan_account(self.upstream, self.tracker, A, limits=LIMITS, now=self.clock.now, medium=self.MEDIUM)
         self.tracker.finish_cycle(A, self.clock.now)
         self.polls += 1
         if first:
@@ -231,7 +236,7 @@ class ScanMachine(RuleBasedStateMachine):
                 truth.at_first_poll = truth.current
         seen: set[str] = set()
         for event in self.batch:
-            image_id = event.data["image_id"]
+            image_id = event.data[self.MEDIUM.id_field]
             truth = self.truth[image_id]
             assert image_id not in seen, f"two events for {image_id} in one poll"
             seen.add(image_id)
@@ -263,4 +268,17 @@ class ScanMachine(RuleBasedStateMachine):
 
 
 TestScanModel = ScanMachine.TestCase
+<<<<<<< HEAD
 TestScanModel.pytestmark = [pytest.mark.slow]
+=======
+
+
+class VideoScanMachine(ScanMachine):
+    """The same model over videos: their list, their status table (QUEUED marked final by the upstream, not
+    trusted), and lookups that answer 404 while a video is in progress as after its deletion."""
+
+    MEDIUM = VIDEOS
+
+
+TestVideoScanModel = VideoScanMachine.TestCase
+>>>>>>> c276607 (Videos in the simulator and the chat sinks; media routing filter; chat sinks get stalled events; catalogue of every event type)

@@ -121,6 +121,14 @@ def test_event_samples_are_what_the_code_builds() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.catalogue() in README
+    # Every type the code can emit has a sample, and a row in the table of types.
+    from notifier.state.events import EVENT_TYPES
+
+    assert {event.type for event in module.sample_events()} == EVENT_TYPES
+    table = README[README.index("| type | when | final |"):README.index("<summary>A sample payload")]
+    for event_type in EVENT_TYPES:
+        noun, _, kind = event_type.partition(".")
+        assert f"`{event_type}`" in table or (noun == "video" and f"`video.{kind}`" in table), event_type
 
 
 @pytest.mark.integration

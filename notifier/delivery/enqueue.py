@@ -93,7 +93,7 @@ def make_enqueuer(queue: Queue, sinks: Sequence[Sink], settings: Settings) -> En
                     JOB_FUNC,
                     args=(sink.name, event.id, event.payload()),
                     job_id=job_id(event.id, sink.name),
-                    description=f"{event.type} {event.data['image_id']} -> {sink.name}",
+                    description=f"{event.type} {event.item_id} -> {sink.name}",
                     **common,  # type: ignore[arg-type]
                 )
                 for event in routed

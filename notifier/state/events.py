@@ -56,6 +56,12 @@ class Event:
     timestamp: str
     data: dict[str, Any]
 
+    @property
+    def item_id(self) -> str | None:
+        """The image's or the video's id."""
+        item_id = self.data.get("image_id") or self.data.get("video_id")
+        return None if item_id is None else str(item_id)
+
     def payload(self) -> dict[str, Any]:
         return {"type": self.type, "timestamp": self.timestamp, "data": self.data}
 

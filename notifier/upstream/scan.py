@@ -36,14 +36,14 @@ from notifier.errors import UpstreamNotFound
 from notifier.state.keys import NO_EMAIL
 from notifier.state.tracker import Cursor, Observation, Tracker
 from notifier.state.transitions import Mode, created_at, is_history, is_old
-from notifier.upstream.client import UpstreamClient
+from notifier.upstream.absence import PageView, excludes, locate
+from notifier.upstream.client import Page, UpstreamClient
 from notifier.upstream.media import IMAGES, Medium
 from notifier.upstream.scan_result import (
     ScanLimits,
     ScanResult,
     is_deletion,
     note_active,
-    passed_over,
     remaining_s,
 )
 from notifier.upstream.statuses import NO_INFORMATION, deleted, resolve
@@ -62,9 +62,9 @@ class _Scan:
         tracker = tracker.for_medium(medium)
         self.upstream, self.tracker, self.account, self.limits, self.now = upstream, tracker, account, limits, now
         self.medium = medium
-        self.oldest_read: float | None = None
-        """The oldest ``created_at`` the reads from the top of the list reached (videos' deletions)."""
-        self.at_end = False
+        self.views: list[PageView] = []
+        """Every list page this poll read: where videos that answer 404 would be (:mod:`.absence`)."""
+        self.total: int | None = None
         self.state = tracker.account_state(account)
         self.mode = Mode.BACKFILL if backfill else Mode.NORMAL if self.state.baselined_at is not None else Mode.BASELINE
         self.email = None if account == NO_EMAIL else account
@@ -100,10 +100,7 @@ class _Scan:
             deeper = sweep.deepen(ids, page.images)
             interesting, had_tracked = self.apply(page.images, sweep.mode or self.mode)
             consumed = len(page.images) + page.skipped
-            if sweep.top:
-                self.note_top(page.images, consumed == 0 or (consumed < self.limits.page_size
-                                                              and page.total is not None
-                                                              and sweep.offset + consumed >= page.total))
+            self.note(page, sweep.offset)
             sweep.offset += consumed
             # The end of the list; ``total`` may be stale, so a full page never says so.
             if consumed == 0 or (consumed < self.limits.page_size and page.total is not None
@@ -171,14 +168,15 @@ class _Scan:
         return Sweep(offset=start, boundary=cursor.boundary, boundary_created=cursor.boundary_created, passed=False,
                       mode=Mode.BASELINE if cursor.baseline else None, follow_tracked=False)
 
-    def note_top(self, images: list[dict[str, Any]], at_end: bool) -> None:
-        """What a read from the top of the list covered: how old its items got, whether it reached the end."""
-        born = [b for img in images if (b := created_at(img)) is not None]
-        if born:
-            self.oldest_read = min(born) if self.oldest_read is None else min(self.oldest_read, *born)
-        self.at_end = self.at_end or at_end
+    def note(self, page: Page, offset: int) -> None:
+        key = self.medium.id_field
+        created = tuple(c for img in page.images if (c := created_at(img)) is not None)
+        # Only an empty answer ends the list for sure: a short page or a stale ``total`` may not.
+        at_end = not page.images and not page.skipped
+        self.views.append(PageView(frozenset(img[key] for img in page.images), created, offset == 0, at_end))
+        self.total = page.total if page.total is not None else self.total
 
-    def lookups(self, top: Sweep) -> None:
+    def lookups(self) -> None:
         due = self.tracker.lookup_order(self.account, self.remaining, self.limits.max_lookups)
         unsure: list[str] = []
         for image_id in due:
@@ -198,7 +196,7 @@ class _Scan:
                 observation = Observation({"image_id": image_id}, deleted())
             self.observe(observation)
         if unsure:
-            self.confirm_absence(unsure, top)
+            self.confirm_absence(unsure)
         self.tracker.mark_checked(self.account, due, self.now)
 
     def observe(self, observation: Observation) -> None:
@@ -207,29 +205,34 @@ class _Scan:
         if observation.status.informative:
             note_active(self.result, [observation], self.now)
 
-    def confirm_absence(self, unsure: list[str], top: Sweep) -> None:
-        """Videos whose lookup answered 404: deleted if the list was read past them without showing them."""
+    def read_view(self, offset: int) -> PageView:
+        """One more list page, read for where a video would be. Only its tracked items are applied: the
+        items it shows that were never seen are left to the reads that page down to them in order (the stop
+        rule and the cursors count on new items lying above the ones seen)."""
+        page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=offset, medium=self.medium)
+        self.result.requests += 1
+        self.result.pages += 1
+        self.note(page, offset)
+        self.apply([img for img in page.images if img[self.medium.id_field] in self.state.tracked], self.mode)
+        return self.views[-1]
+
+    def confirm_absence(self, unsure: list[str]) -> None:
+        """Videos whose lookup answered 404: deleted when a page shows where they would be, without them."""
         created = {i: t.created for i, t in self.tracker.tracked_of(self.account, unsure).items()}
-        offset = top.offset
-        while not all(passed_over(created.get(i), self.oldest_read, self.at_end) or i in self.seen for i in unsure) \
-                and self.pages_left > 0:
-            self.pages_left -= 1
-            page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=offset,
-                                             medium=self.medium)
-            self.result.requests += 1
-            self.result.pages += 1
-            consumed = len(page.images) + page.skipped
-            offset += consumed
-            self.note_top(page.images, consumed == 0 or (consumed < self.limits.page_size and page.total is not None
-                                                          and offset >= page.total))
-            self.apply(page.images, self.mode)
-        no_id = self.medium.id_field
+        budget = self.limits.max_pages
         for image_id in unsure:
+            born = created.get(image_id)
+            gone = any(excludes(view, born) for view in self.views)
+            if not gone and image_id not in self.seen and born is not None and self.total is not None and budget:
+                view, used = locate(self.read_view, born, total=self.total, page_size=self.limits.page_size,
+                                    budget=budget)
+                budget -= used
+                gone = view is not None and image_id not in view.ids and excludes(view, born)
             if image_id in self.seen:
-                continue  # on the pages just read: applied with them
-            gone = passed_over(created.get(image_id), self.oldest_read, self.at_end)
-            # Not passed: no information, but time runs for it (stalled, expired).
-            self.observe(Observation({no_id: image_id}, deleted() if gone else NO_INFORMATION, self.medium))
+                continue  # on a page read since: applied with it
+            # Not shown gone: no information, but time runs for it (stalled, expired).
+            self.observe(Observation({self.medium.id_field: image_id}, deleted() if gone else NO_INFORMATION,
+                                     self.medium))
 
 
 def scan_account(
@@ -245,7 +248,7 @@ def scan_account(
 ) -> ScanResult:
     """One poll of one account's list of one medium (images by default)."""
     scan = _Scan(upstream, tracker, account, limits, now, backfill, on_page, medium)
-    top = Sweep(offset=0, follow_tracked=not scan.state.cursors, top=True)
+    top = Sweep(offset=0, follow_tracked=not scan.state.cursors)
     left: list[Cursor] = []
     if scan.sweep(top) and (cursor := scan.cursor_of(top)) is not None:
         left.append(cursor)
@@ -278,6 +281,6 @@ def scan_account(
         log.warning("%s: %d page(s) read and more to come; the next poll resumes at offset %d",
                     account, scan.result.pages, min(c.offset for c in left))
     if left or scan.state.cursors:
-        tracker.save_cursors(account, left)
-    scan.lookups(top)
+        scan.tracker.save_cursors(account, left)
+    scan.lookups()
     return scan.result

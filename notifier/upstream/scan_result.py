@@ -43,12 +43,6 @@ def is_deletion(error: UpstreamNotFound) -> bool:
     return "deleted" in error.detail.lower()
 
 
-def passed_over(created: float | None, oldest_read: float | None, at_end: bool) -> bool:
-    """Whether a read that went down to items created at ``oldest_read`` (or to the list's end) passed
-    where an item created at ``created`` lies (newest first; ``created_at`` has whole seconds). Pure."""
-    return at_end or (created is not None and oldest_read is not None and oldest_read < created - 1.0)
-
-
 def note_active(result: ScanResult, observations: list[Observation], now: float) -> None:
     for obs in observations:
         if not obs.status.final:

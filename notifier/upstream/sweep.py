@@ -30,8 +30,6 @@ class Sweep:
     mode: Mode | None = None
     """Overrides the poll's mode: a first poll's unread rest is read as a first poll."""
     stepped_back: int = 0
-    top: bool = False
-    """This read started at the top of the list and read on without a gap (what it shows covers a range)."""
     follow_tracked: bool = True
     """Page on for tracked images not seen yet (cheaper than looking them up one by one); off while a
     backlog is read, so that re-reading them cannot eat the pages the backlog needs (lookups find them)."""

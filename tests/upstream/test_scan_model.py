@@ -127,11 +127,21 @@ class ScanMachine(RuleBasedStateMachine):
                     continue  # gone before the notifier ever saw it (a perfect observer may have: see README)
                 if not truth.announced and self.is_history(truth):
                     continue  # no status at the first poll: history, recorded when first seen with one
+                if truth.deleted and self.untellable(truth):
+                    continue
                 if truth.announced:
                     assert truth.announced[-1] == current, (image_id, truth)
                 elif not truth.before_first_poll or current != truth.at_first_poll:
                     assert truth.announced and truth.announced[-1] == current, (image_id, truth)
         self.upstream.close()
+
+    def untellable(self, truth: Truth) -> bool:
+        """Only where a lookup's 404 says nothing (videos): deleted, made within a second of a page or more of
+        others, so no page of the list can show where it was (README, ``video.deleted``)."""
+        if self.MEDIUM.lookup_404_is_deletion:
+            return False
+        close = [t for t in self.truth.values() if not t.deleted and abs(t.created - truth.created) <= 2.0]
+        return len(close) >= LIMITS.page_size - 1
 
     def is_history(self, truth: Truth) -> bool:
         """Shown without a status at the first poll, so not seen then, and created more than a minute before it
@@ -180,7 +190,8 @@ class ScanMachine(RuleBasedStateMachine):
         if offset > 0 and self.mid_poll:
             for _ in range(self.mid_poll.pop()):
                 image_id = self.sim.add_image(A, 9, created_at=self.clock.now, medium=self.MEDIUM.name)
-                self.truth[image_id] = Truth(codes=[9], before_first_poll=False, medium=self.MEDIUM)
+                self.truth[image_id] = Truth(codes=[9], before_first_poll=False, medium=self.MEDIUM,
+                                             created=self.clock.now)
 
     def _movable(self) -> list[str]:
         return [i for i, t in self.truth.items() if not t.final and not t.deleted]

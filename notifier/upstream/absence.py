@@ -61,4 +61,8 @@ def locate(
             high = offset  # all older: it lies above
         else:
             return view, used  # it would be on this page (seen there, or within a second of others)
+    if used < budget and 0 < low == high:
+        # Between two pages read apart (the list may have moved between them): one page across the gap.
+        view = read(max(0, low - max(1, page_size // 2)))
+        return view, used + 1
     return None, used

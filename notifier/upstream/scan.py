@@ -54,6 +54,8 @@ __all__ = ["ScanLimits", "ScanResult", "is_deletion", "remaining_s", "scan_accou
 log = logging.getLogger(__name__)
 
 MAX_CURSORS = 8  # regions still to read after bursts; the deepest of more than this many are merged
+PROBE_PAGES_MIN = 10
+"""Pages a poll may read to find where videos that answer 404 would be (at least; else ``max_pages``)."""
 
 
 class _Scan:
@@ -219,7 +221,7 @@ class _Scan:
     def confirm_absence(self, unsure: list[str]) -> None:
         """Videos whose lookup answered 404: deleted when a page shows where they would be, without them."""
         created = {i: t.created for i, t in self.tracker.tracked_of(self.account, unsure).items()}
-        budget = self.limits.max_pages
+        budget = max(self.limits.max_pages, PROBE_PAGES_MIN)
         for image_id in unsure:
             born = created.get(image_id)
             gone = any(excludes(view, born) for view in self.views)

@@ -28,3 +28,14 @@ def test_locate_bisects_to_the_page_where_it_would_be() -> None:
     assert found is not None and excludes(found, 1000 - 73.5) and used == len(reads) <= 4
     found, used = locate(read, 1000 - 73.5, total=100, page_size=10, budget=1)
     assert found is None or used == 1
+
+
+def test_locate_reads_across_a_gap_that_falls_between_two_pages() -> None:
+    # Items 5 s apart, but the one at index 20 is gone: the gap is between pages 10-19 and 20-29.
+    created = [5000 - 5 * k for k in range(100) if k != 20]
+
+    def read(offset: int) -> PageView:
+        return view(*created[offset:offset + 10], start=offset == 0)
+
+    found, used = locate(read, 4900, total=len(created), page_size=10, budget=10)
+    assert found is not None and excludes(found, 4900) and used <= 6

@@ -201,8 +201,8 @@ def decide(
     too_old = is_old(image, now, max_age_s)
     history = is_history(image, history_before)
     if mode is Mode.BASELINE or (mode is Mode.NORMAL and (too_old or history)):
-        silent = None if status.final or too_old else Tracked(status, now).seen(status, now, image)
-        return Decision(emit=False, previous=None, track=silent)
+        recorded = None if status.final or too_old else Tracked(status, now).seen(status, now, image)
+        return Decision(emit=False, previous=None, track=recorded)
     first = None if status.final or too_old else Tracked(status, now, 1).seen(status, now, image)
     first_spans = timing(image, now=now, queued_seen_at=None, generating_seen_at=None) if status.final else None
     return Decision(emit=True, previous=None, track=first, timing=first_spans)

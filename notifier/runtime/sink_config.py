@@ -25,10 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from notifier.state.events import EVENT_TYPES
 
-FINAL_EVENTS: tuple[str, ...] = tuple(
-    f"{noun}.{kind}" for noun in ("image", "video") for kind in ("completed", "moderated", "failed"))
-CHAT_EVENTS: tuple[str, ...] = (*FINAL_EVENTS, "image.stalled", "video.stalled")
-"""What chat sinks get by default: what finished, and work that is stuck (people want to know)."""
+FINAL_EVENTS = tuple(f"{noun}.{kind}" for noun in ("image", "video") for kind in ("completed", "moderated", "failed"))
+CHAT_EVENTS = (*FINAL_EVENTS, "image.stalled", "video.stalled")  # chat's default: what ended, and what is stuck
 MEDIA_NAMES = ("images", "videos")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")

@@ -46,8 +46,15 @@ def scan_media(
     on_page: Callable[[str, ScanResult], None] | None = None,
 ) -> ScanResult:
     """Scan the account's list of each medium in turn; an error in one stops the poll (the account backs off)."""
-    results = [scan_account(upstream, tracker, account, limits=limits, now=now, backfill=backfill, on_page=on_page,
-                            medium=MEDIA[name]) for name in media]
+    results: list[ScanResult] = []
+
+    def progress(account: str, current: ScanResult) -> None:
+        if on_page is not None:
+            on_page(account, merge([*results, current]))  # what the poll has done so far, every medium
+
+    for name in media:
+        results.append(scan_account(upstream, tracker, account, limits=limits, now=now, backfill=backfill,
+                                    on_page=progress, medium=MEDIA[name]))
     merged = merge(results)
     for event in merged.events:
         observe_final(event)

@@ -83,7 +83,8 @@ def test_backfill_announces_images_already_there(stack: Callable[..., Stack]) ->
     assert done.stdout.strip() == f"{A}: 3 request(s), 70 image(s) seen, 70 event(s) (backfill)"
     progress = [line for line in done.stderr.splitlines() if line.startswith(f"{A}: page")]
     assert progress == [f"{A}: page 1, 50 image(s) so far, 50 event(s)",
-                        f"{A}: page 2, 70 image(s) so far, 70 event(s)"]
+                        f"{A}: page 2, 70 image(s) so far, 70 event(s)",
+                        f"{A}: page 3, 70 image(s) so far, 70 event(s)"]  # the (empty) list of videos
     worker = s.spawn(["worker", "--burst"])
     assert worker.wait(60) == 0
     # At least once: count distinct events (a slow answer may be retried after the receiver took it).

@@ -130,11 +130,22 @@ class ScanMachine(RuleBasedStateMachine):
                     continue  # no status at the first poll: history, recorded when first seen with one
                 if truth.deleted and self.untellable(truth):
                     continue
+                if self.intermediate_lag(truth, current):
+                    continue
                 if truth.announced:
                     assert truth.announced[-1] == current, (image_id, truth)
                 elif not truth.before_first_poll or current != truth.at_first_poll:
                     assert truth.announced and truth.announced[-1] == current, (image_id, truth)
         self.upstream.close()
+
+    def intermediate_lag(self, truth: Truth, current: tuple[str, int | None]) -> bool:
+        """Only for videos: one still in progress off the pages a poll reads answers its lookup 404, so a change
+        between two statuses in progress is announced when a page shows it, later than the bound checked here;
+        its final status comes with the lookup (200 then) as for an image (README, "What is promised")."""
+        if self.MEDIUM.lookup_404_is_deletion or not truth.announced or truth.deleted:
+            return False
+        finals = ("COMPLETED", "MODERATED", "FAILED", "DELETED")
+        return current[0] not in finals and truth.announced[-1][0] not in finals
 
     def untellable(self, truth: Truth) -> bool:
         """Only where a lookup's 404 says nothing (videos): deleted, made within a second of a page or more of
@@ -291,8 +302,8 @@ class VideoScanMachine(ScanMachine):
 
 
 TestVideoScanModel = VideoScanMachine.TestCase
-# Cheap: a third of the examples the image model runs (the scanner's code is the same; videos differ in their
-# lookups and status table).
+# Cheap (CI's time budget): a fifteenth of the examples the image model runs; the scanner's code is the same,
+# videos differ in their lookups and status table. HYPOTHESIS_PROFILE=long runs 333.
 TestVideoScanModel.settings = hypothesis.settings(
-    max_examples=max(10, hypothesis.settings.default.max_examples // 3))
+    max_examples=max(10, hypothesis.settings.default.max_examples // 15))
 TestVideoScanModel.pytestmark = [pytest.mark.slow]

@@ -1,10 +1,9 @@
 """Configuration of each destination (webhook, Slack, Discord; Apprise and Slack bots in
 :mod:`~notifier.runtime.sink_config_chat`) and its routing filters.
 
-Every sink can filter by event type, account email, source (token), model and
-media (``images``, ``videos``). Defaults: webhooks get every event; chat sinks get
-the final ones (completed, moderated, failed) and stalled work, of images and
-videos. URLs are secrets (they carry tokens): never in a repr,
+Every sink can filter by event type, account email, source (token), model and media (``images``,
+``videos``). Defaults: webhooks get every event; chat sinks get the final ones (completed, moderated,
+failed) and stalled work, of images and videos. URLs are secrets (they carry tokens): never in a repr,
 a log line or an error; a sink is named by its ``name``. A webhook's custom
 header values are secrets too. Templates are checked when the settings load
 (:func:`notifier.delivery.sinks.templates.check`).
@@ -17,7 +16,7 @@ import binascii
 import hashlib
 import re
 import secrets
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,7 +26,6 @@ from notifier.state.events import EVENT_TYPES
 
 FINAL_EVENTS = tuple(f"{noun}.{kind}" for noun in ("image", "video") for kind in ("completed", "moderated", "failed"))
 CHAT_EVENTS = (*FINAL_EVENTS, "image.stalled", "video.stalled")  # chat's default: what ended, and what is stuck
-MEDIA_NAMES = ("images", "videos")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 RESERVED_HEADERS = frozenset({
@@ -128,7 +126,7 @@ class SinkConfig(BaseModel):
     """Only events of images made with these models (the image's ``model`` field); None = all."""
     sources: list[str] | None = None
     """Only events of these sources (``NOTIFIER_SOURCES`` names, ``default`` for the single token); None = all."""
-    media: list[str] | None = None
+    media: list[Literal["images", "videos"]] | None = None
     """Only events of these media (``images``, ``videos``); None = all."""
 
     @field_validator("url")
@@ -165,14 +163,6 @@ class SinkConfig(BaseModel):
                 raise ValueError("model filter values must not be empty")
         return value
 
-    @field_validator("media")
-    @classmethod
-    def _media(cls, value: list[str] | None) -> list[str] | None:
-        for medium in value or []:
-            if medium not in MEDIA_NAMES:
-                raise ValueError(f"media filter {medium!r} is not one of: {', '.join(MEDIA_NAMES)}")
-        return value
-
     @model_validator(mode="after")
     def _default_name(self) -> SinkConfig:
         if not self.name:
@@ -194,8 +184,7 @@ class SinkConfig(BaseModel):
         noun = event_type.partition(".")[0]
         if self.media is not None and f"{noun}s" not in self.media:
             return False
-        image = data.get(noun)
-        model = image.get("model") if isinstance(image, dict) else None
+        model = image.get("model") if isinstance(image := data.get(noun), dict) else None
         return self.models is None or model in self.models
 
 

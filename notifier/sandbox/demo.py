@@ -35,31 +35,15 @@ from typing import IO, Any
 
 from notifier.runtime.procs import dies_with_this_process
 from notifier.runtime.sink_config import check_http_url, check_webhook_secret, new_secret
+from notifier.sandbox.demo_script import ACCOUNTS, SCRIPT, STALL_AFTER_S, expected_events, start_items
 from notifier.sandbox.receiver import Received, WebhookReceiver
 from notifier.sandbox.sim_state import SimState
 from notifier.sandbox.simulator import Simulator
 
 TOKEN = "user:1-demo"  # noqa: S105 - the simulator's token, not a secret
-ACCOUNTS = ("artist1@example.com", "artist2@example.com")
-STEP_S = 1.5
 REFUSED_EVENT = 5
 """The receiver refuses the first delivery of the fifth event it sees: a failed delivery to replay."""
 CONSOLE_PORT = 8081
-STALL_AFTER_S = 8
-"""Longer than every finishing job takes here, so that only the video that never finishes stalls."""
-# (account index, medium, the statuses that follow QUEUED, STEP_S apart): one event per status. A job
-# whose last status is not final is announced stalled too (videos: 10 GENERATING, 1 COMPLETED).
-SCRIPT: list[tuple[int, str, list[int]]] = [
-    (0, "images", [9, 10, 1]), (1, "images", [9, 10, 1]), (0, "images", [9, 7]), (1, "images", [9, 8]),
-    (0, "videos", [10, 1]), (1, "videos", [10]),
-]
-
-
-def expected_events() -> int:
-    """Events the demo waits for: one per status, and one ``stalled`` per job that never finishes."""
-    return sum(1 + len(steps) + (steps[-1] not in (1, 7, 8)) for _, _, steps in SCRIPT)
-
-
 @dataclass
 class DemoResult:
     expected: int
@@ -240,7 +224,7 @@ def run_demo(
                 print(f"console: {console}  (events show up there live; one delivery is refused on purpose, to "
                       "replay from the page)", file=out, flush=True)
             if _wait_for_first_polls(state, stop, deadline=deadline):
-                _start_images(state)
+                start_items(state)
                 videos = sum(medium == "videos" for _, medium, _ in SCRIPT)
                 print(f"{len(SCRIPT) - videos} images and {videos} videos start generating (one video never "
                       f"finishes: stalled after {STALL_AFTER_S} s); events as they arrive:", file=out, flush=True)
@@ -282,12 +266,6 @@ def _wait_for_first_polls(state: SimState, stop: threading.Event, deadline: floa
             return True
         stop.wait(0.05)
     return False
-
-
-def _start_images(state: SimState) -> None:
-    for account, medium, steps in SCRIPT:
-        state.add_image(ACCOUNTS[account], 5, steps=[(STEP_S * (n + 1), code) for n, code in enumerate(steps)],
-                        medium=medium)
 
 
 def _summary(result: DemoResult, elapsed_s: float, out: IO[str], *, interrupted: bool) -> None:

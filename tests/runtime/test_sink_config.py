@@ -92,5 +92,5 @@ def test_chat_sinks_get_stalled_work_and_videos_by_default_and_media_filters() -
     assert images_only.accepts("image.queued", {}) and not images_only.accepts("video.queued", {})
     by_model = WebhookConfig(url="https://h.example/x", secret=SECRET, models=["v5"])
     assert by_model.accepts("video.completed", {"video": {"model": "v5"}})
-    with pytest.raises(ValueError, match="media filter"):
+    with pytest.raises(ValueError, match="'images' or 'videos'"):
         WebhookConfig(url="https://h.example/x", secret=SECRET, media=["gifs"])

@@ -24,7 +24,9 @@ MAX_ITEMS = 100
 MAX_DEPTH = 6
 MAX_IMAGE_BYTES = 32 * 1024
 CUT = "…[cut]"
-KEEP = frozenset({"image_id", "image_status", "image_status_name", "image_status_final", "image_url", "model"})
+KEEP = frozenset({"image_id", "image_status", "image_status_name", "image_status_final", "image_url", "model",
+                  "video_id", "video_status", "video_status_name", "video_status_final", "url", "created_at",
+                  "updated_at", "first_frame"})
 """Fields never cut for size (they are short in every real answer; they route and describe the event)."""
 
 

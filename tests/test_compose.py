@@ -79,3 +79,29 @@ def test_the_dashboard_is_pinned() -> None:
     done = subprocess.run([str(Path(sys.executable).parent / "hadolint"), "docker/dashboard/Dockerfile"], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_monitoring_profile_provisions_prometheus_and_grafana_with_the_dashboard() -> None:
+    services = COMPOSE["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert prometheus["profiles"] == ["monitoring"] and grafana["profiles"] == ["monitoring"]
+    for service in (prometheus, grafana):
+        assert re.fullmatch(r"[a-z/]+:v?\d+\.\d+\.\d+", service["image"]), service["image"]  # pinned
+        assert all(port.startswith("127.0.0.1:") for port in service["ports"])
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in [*prometheus["volumes"], *grafana["volumes"]]}
+    config = yaml.safe_load((ROOT / mounts["/etc/prometheus/prometheus.yml"]).read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["notifier-poller"]["static_configs"][0]["targets"] == ["poller:8080"]
+    assert jobs["notifier-worker"]["dns_sd_configs"][0]["names"] == ["worker"]
+    provisioning = ROOT / mounts["/etc/grafana/provisioning"]
+    source = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"][0]
+    assert source["url"] == "http://prometheus:9090"
+    provider = yaml.safe_load((provisioning / "dashboards" / "notifier.yml").read_text())["providers"][0]
+    dashboards = ROOT / mounts[provider["options"]["path"]]
+    dashboard = json.loads((dashboards / "notifier.json").read_text())
+    assert {panel["datasource"]["uid"] for panel in dashboard["panels"]} == {source["uid"]}
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == f"{provider['options']['path']}/notifier.json"
+    # Without the profile nothing of it starts: the default stack is what it was.
+    assert all("monitoring" not in service.get("profiles", []) for name, service in services.items()
+               if name not in ("prometheus", "grafana"))

@@ -121,6 +121,14 @@ def test_event_samples_are_what_the_code_builds() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.catalogue() in README
+    # Every type the code can emit has a sample, and a row in the table of types.
+    from notifier.state.events import EVENT_TYPES
+
+    assert {event.type for event in module.sample_events()} == EVENT_TYPES
+    table = README[README.index("| type | when | final |"):README.index("<summary>A sample payload")]
+    for event_type in EVENT_TYPES:
+        noun, _, kind = event_type.partition(".")
+        assert f"`{event_type}`" in table or (noun == "video" and f"`video.{kind}`" in table), event_type
 
 
 @pytest.mark.integration
@@ -205,7 +213,9 @@ def test_trying_it_against_the_simulator_shows_events_for_a_minute(receiver: Cal
     assert all(r.verified and r.payload for r in got), [r.error for r in got if not r.verified]
     assert {r.payload["data"]["email"] for r in got if r.payload} == {"artist1@example.com", "artist2@example.com"}
     # Every announced image is one the simulator said it made.
-    assert all(r.payload["data"]["image_id"].rsplit("-", 1)[-1] in printed for r in got if r.payload)
+    # Images and videos (notifier simulate makes both): each one the simulator printed.
+    assert all((r.payload["data"].get("image_id") or r.payload["data"]["video_id"]).rsplit("-", 1)[-1] in printed
+               for r in got if r.payload)
     assert simulator.returncode == 0 and "stopped after" in printed, printed[-2000:]
     assert service is not None and service.returncode == 0
 

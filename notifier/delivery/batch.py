@@ -59,7 +59,7 @@ def single_job_kwargs(ctx: DeliveryContext, sink: Sink, event: Event, failures: 
         "timeout": settings.delivery_job_timeout_s,
         "result_ttl": 0,
         "failure_ttl": settings.failed_ttl_s,
-        "description": clean_text(f"{event.type} {event.data.get('image_id')} -> {sink.name}"),
+        "description": clean_text(f"{event.type} {event.item_id} -> {sink.name}"),
         "meta": {"failures": failures},
     }
 
@@ -158,7 +158,7 @@ def deliver_batch(sink_name: str, items: list[list[Any]]) -> Retry | None:
     queue = make_queue(ctx.store, ctx.settings)
     tries: list[tuple[Event, SinkResponse | DeliveryError, float | None]] = []
     for event, result in zip(events, results, strict=True):
-        fields = {"event_id": event.id, "event_type": event.type, "image_id": event.data.get("image_id"),
+        fields = {"event_id": event.id, "event_type": event.type, "image_id": event.item_id,
                   "account": event.data.get("email"), "sink": sink_name}
         if isinstance(result, SinkResponse):
             metrics().deliveries.labels(sink.kind, "delivered").inc()

@@ -76,7 +76,7 @@ def deliver(sink_name: str, event_id: str, payload: dict[str, Any]) -> Retry | N
     failures = int(job.meta.get("failures", 0)) if job is not None else 0
     tries = (job.number_of_retries or 0) + 1 if job is not None else 1
     event = Event(id=event_id, type=payload["type"], timestamp=payload["timestamp"], data=payload["data"])
-    fields = {"event_id": event_id, "event_type": event.type, "image_id": event.data.get("image_id"),
+    fields = {"event_id": event_id, "event_type": event.type, "image_id": event.item_id,
               "account": event.data.get("email"), "sink": sink_name, "try": tries}
     sink = ctx.sinks.get(sink_name)
     started = time.monotonic()

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -32,6 +33,7 @@ from prometheus_client.registry import REGISTRY, Collector
 from notifier.state.keys import Keys
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60, 300, 1800, 7200)
+GENERATION_BUCKETS = (5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1800, 3600, 7200)
 GAUGE_CACHE_S = 5.0
 
 
@@ -42,6 +44,8 @@ class Metrics:
     events: Counter
     deliveries: Counter
     delivery_latency: Histogram
+    generation: Histogram
+    outcomes: Counter
 
 
 @cache
@@ -64,7 +68,29 @@ def metrics() -> Metrics:
             "notifier_delivery_latency_seconds", "From detecting a change to the sink's acknowledgment.",
             ["sink_kind"], buckets=LATENCY_BUCKETS,
         ),
+        generation=Histogram(
+            "notifier_generation_seconds", "From an item's creation to its final status (timing.total_s).",
+            ["media", "model", "outcome"], buckets=GENERATION_BUCKETS,
+        ),
+        outcomes=Counter(
+            "notifier_outcomes", "Items that ended, by how: completed, moderated, failed, deleted, unknown, expired.",
+            ["media", "model", "outcome"],
+        ),
     )
+
+
+def observe_final(event: Any) -> None:
+    """Count an event that ends an item (final, or expired) in the generation metrics; others are ignored."""
+    from notifier.ops.generation import labels_of
+
+    labels = labels_of(event.type, event.data)
+    if labels is None:
+        return
+    metrics().outcomes.labels(*labels).inc()
+    timing = event.data.get("timing")
+    total = timing.get("total_s") if isinstance(timing, dict) else None
+    if isinstance(total, int | float) and labels[2] != "expired":
+        metrics().generation.labels(*labels).observe(float(total))
 
 
 class RedisStateCollector(Collector):

@@ -28,16 +28,16 @@ class CycleResult:
 def log_scan(scan: ScanResult, account: str) -> None:
     for event in scan.events:
         metrics().events.labels(event.type).inc()
-        if event.type == "image.unknown":
+        if event.type.endswith(".unknown"):
             log.warning(
-                "image %s of %s has a status the notifier does not know (code %s, name %s): "
-                "announced as image.unknown and still tracked",
-                event.data["image_id"], account, event.data["status_code"], event.data["status"],
+                "%s of %s has a status the notifier does not know (code %s, name %s): "
+                "announced as %s and still tracked",
+                event.item_id, account, event.data["status_code"], event.data["status"], event.type,
             )
         log.info(
             "%s %s: %s -> %s",
             event.type,
-            event.data["image_id"],
+            event.item_id,
             event.data["previous_status"] or "(new)",
             event.data["status"],
             extra={"event_id": event.id, "account": account, "event_type": event.type},

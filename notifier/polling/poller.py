@@ -39,7 +39,8 @@ from notifier.runtime.settings import Settings
 from notifier.state.keys import Keys
 from notifier.state.tracker import Tracker
 from notifier.upstream.client import UpstreamClient
-from notifier.upstream.scan import ScanLimits, ScanResult, scan_account
+from notifier.upstream.media_scan import scan_media
+from notifier.upstream.scan import ScanLimits, ScanResult
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +165,9 @@ class Poller:
         started = self._clock()
         started_mono = self._monotonic()
         try:
-            scan = scan_account(
-                source.upstream, source.tracker, email, limits=self._limits, now=started, backfill=backfill,
-                on_page=on_page,
+            scan = scan_media(
+                source.upstream, source.tracker, email, media=source.tracker.media, limits=self._limits, now=started,
+                backfill=backfill, on_page=on_page,
             )
         except redis.RedisError as exc:
             return None, self._redis_failed(account, schedule, exc)

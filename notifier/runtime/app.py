@@ -27,6 +27,8 @@ def build_tracker(settings: Settings, client: redis.Redis, source: str = DEFAULT
         enqueue=make_enqueuer(queue, sinks, settings),
         max_age_s=settings.image_max_age_s,
         known_ttl_s=settings.known_ttl_s,
+        stall_after_s=settings.stall_after_s,
+        media=settings.media,
     )
 
 

@@ -57,6 +57,20 @@ class UpstreamSettings(SettingsGroup):
     this is recorded without an event)."""
     known_ttl_s: int = Field(7 * 86400, ge=3600)
     """How long images and accounts that are no longer seen are remembered in Redis."""
+    media: Annotated[tuple[str, ...], NoDecode] = ("images", "videos")
+    """Comma-separated lists watched: ``images``, ``videos`` (each costs one request per account and poll)."""
+    stall_after_s: float = Field(900.0, ge=1)
+    """An image or video not final this long after its creation gets one ``*.stalled`` event."""
+
+    @field_validator("media", mode="before")
+    @classmethod
+    def _media(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip().lower() for part in value.split(",") if part.strip()]
+        names = list(dict.fromkeys(value))
+        if not names or any(name not in ("images", "videos") for name in names):
+            raise ValueError("must be a comma-separated list of: images, videos")
+        return tuple(names)
 
     @field_validator("accounts", mode="before")
     @classmethod

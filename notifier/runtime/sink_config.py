@@ -1,9 +1,9 @@
 """Configuration of each destination (webhook, Slack, Discord; Apprise and Slack bots in
 :mod:`~notifier.runtime.sink_config_chat`) and its routing filters.
 
-Every sink can filter by event type, account email, source (token) and model. Defaults:
-webhooks get every event; chat sinks get the final ones (completed,
-moderated, failed). URLs are secrets (they carry tokens): never in a repr,
+Every sink can filter by event type, account email, source (token), model and media (``images``,
+``videos``). Defaults: webhooks get every event; chat sinks get the final ones (completed, moderated,
+failed) and stalled work, of images and videos. URLs are secrets (they carry tokens): never in a repr,
 a log line or an error; a sink is named by its ``name``. A webhook's custom
 header values are secrets too. Templates are checked when the settings load
 (:func:`notifier.delivery.sinks.templates.check`).
@@ -16,7 +16,7 @@ import binascii
 import hashlib
 import re
 import secrets
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from notifier.state.events import EVENT_TYPES
 
-FINAL_EVENTS: tuple[str, ...] = ("image.completed", "image.moderated", "image.failed")
+FINAL_EVENTS = tuple(f"{noun}.{kind}" for noun in ("image", "video") for kind in ("completed", "moderated", "failed"))
+CHAT_EVENTS = (*FINAL_EVENTS, "image.stalled", "video.stalled")  # chat's default: what ended, and what is stuck
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 _HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
 RESERVED_HEADERS = frozenset({
@@ -125,6 +126,8 @@ class SinkConfig(BaseModel):
     """Only events of images made with these models (the image's ``model`` field); None = all."""
     sources: list[str] | None = None
     """Only events of these sources (``NOTIFIER_SOURCES`` names, ``default`` for the single token); None = all."""
+    media: list[Literal["images", "videos"]] | None = None
+    """Only events of these media (``images``, ``videos``); None = all."""
 
     @field_validator("url")
     @classmethod
@@ -178,8 +181,10 @@ class SinkConfig(BaseModel):
             return False
         if self.sources is not None and data.get("source", "default") not in self.sources:
             return False
-        image = data.get("image")
-        model = image.get("model") if isinstance(image, dict) else None
+        noun = event_type.partition(".")[0]
+        if self.media is not None and f"{noun}s" not in self.media:
+            return False
+        model = image.get("model") if isinstance(image := data.get(noun), dict) else None
         return self.models is None or model in self.models
 
 
@@ -249,9 +254,9 @@ class WebhookConfig(SinkConfig):
 
 
 class ChatConfig(SinkConfig):
-    """A destination for people: final events by default, its title and text from templates."""
+    """A destination for people: final and stalled events by default, its title and text from templates."""
 
-    default_events: ClassVar[tuple[str, ...] | None] = FINAL_EVENTS
+    default_events: ClassVar[tuple[str, ...] | None] = CHAT_EVENTS
     title_target: ClassVar[str] = "plain"
     text_target: ClassVar[str] = "plain"
     title_template: str | None = None
@@ -275,7 +280,7 @@ class ChatConfig(SinkConfig):
 
 
 class SlackConfig(ChatConfig):
-    """A Slack incoming webhook: final events by default."""
+    """A Slack incoming webhook: final and stalled events by default."""
 
     kind: ClassVar[str] = "slack"
     text_target: ClassVar[str] = "slack"
@@ -285,7 +290,7 @@ class SlackConfig(ChatConfig):
 
 
 class DiscordConfig(ChatConfig):
-    """A Discord webhook: final events by default."""
+    """A Discord webhook: final and stalled events by default."""
 
     kind: ClassVar[str] = "discord"
     title_target: ClassVar[str] = "discord"

@@ -3,6 +3,8 @@
 A simulated upstream with two accounts, a private Redis, the real poller and
 delivery worker processes, and a local receiver that verifies every
 webhook's signature; each event is shown as it arrives, then a summary.
+Images and videos are made; one video never finishes, and is announced
+stalled after ``STALL_AFTER_S``.
 ``--webhook-url`` and ``--slack-url`` send the same events to real sinks too.
 
 The poller serves the console and API (its URL is printed first): the events show up there as they are
@@ -33,20 +35,15 @@ from typing import IO, Any
 
 from notifier.runtime.procs import dies_with_this_process
 from notifier.runtime.sink_config import check_http_url, check_webhook_secret, new_secret
+from notifier.sandbox.demo_script import ACCOUNTS, SCRIPT, STALL_AFTER_S, expected_events, start_items
 from notifier.sandbox.receiver import Received, WebhookReceiver
 from notifier.sandbox.sim_state import SimState
 from notifier.sandbox.simulator import Simulator
 
 TOKEN = "user:1-demo"  # noqa: S105 - the simulator's token, not a secret
-ACCOUNTS = ("artist1@example.com", "artist2@example.com")
-STEP_S = 1.5
 REFUSED_EVENT = 5
 """The receiver refuses the first delivery of the fifth event it sees: a failed delivery to replay."""
 CONSOLE_PORT = 8081
-# (account index, the statuses that follow QUEUED, STEP_S apart): one event per status.
-SCRIPT: list[tuple[int, list[int]]] = [(0, [9, 10, 1]), (1, [9, 10, 1]), (0, [9, 7]), (1, [9, 8])]
-
-
 @dataclass
 class DemoResult:
     expected: int
@@ -82,12 +79,15 @@ def _line(received: Received) -> str:
         latency = f"{(received.at - datetime.fromisoformat(sent.replace('Z', '+00:00')).timestamp()) * 1000:4.0f} ms"
     except ValueError:
         latency = "   ? ms"
+    kind = str(payload.get("type", "")).partition(".")[2]
     change = f"{data.get('previous_status') or 'new'} → {data.get('status')}"
+    if kind in ("stalled", "expired"):
+        change = f"{data.get('status')}: {kind}"
     mark = "✓ signature verified" if received.verified else f"✗ {received.error}"
     if received.status >= 300:
         mark = f"✗ refused on purpose (HTTP {received.status}): replay it from the console"
     stamp = datetime.fromtimestamp(received.at).strftime("%H:%M:%S.%f")[:-3]
-    image = str(data.get("image_id", "?")).rsplit("-", 1)[-1]
+    image = str(data.get("image_id") or data.get("video_id") or "?").rsplit("-", 1)[-1]
     return f"{stamp}  {data.get('email', '?'):<20} {image:<15} {change:<24} {latency}  {mark}"
 
 
@@ -117,6 +117,7 @@ def _settings_env(url: str, prefix: str, sim_url: str, hooks: list[dict[str, Any
         "NOTIFIER_KEY_PREFIX": prefix,
         "NOTIFIER_QUEUE_NAME": prefix,
         "NOTIFIER_POLL_INTERVAL_S": "0.5",
+        "NOTIFIER_STALL_AFTER_S": str(STALL_AFTER_S),
         "NOTIFIER_DELIVERY_BACKOFF_BASE_S": "1",
         "NOTIFIER_WEBHOOKS": json.dumps(hooks),
         "PYTHONUNBUFFERED": "1",
@@ -180,7 +181,7 @@ def run_demo(
         check_webhook_secret(webhook_secret)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    result = DemoResult(expected=sum(1 + len(steps) for _, steps in SCRIPT))
+    result = DemoResult(expected=expected_events())
     lock = threading.Lock()
 
     def on_receive(received: Received) -> None:
@@ -223,8 +224,10 @@ def run_demo(
                 print(f"console: {console}  (events show up there live; one delivery is refused on purpose, to "
                       "replay from the page)", file=out, flush=True)
             if _wait_for_first_polls(state, stop, deadline=deadline):
-                _start_images(state)
-                print(f"{len(SCRIPT)} images start generating; events as they arrive:", file=out, flush=True)
+                start_items(state)
+                videos = sum(medium == "videos" for _, medium, _ in SCRIPT)
+                print(f"{len(SCRIPT) - videos} images and {videos} videos start generating (one video never "
+                      f"finishes: stalled after {STALL_AFTER_S} s); events as they arrive:", file=out, flush=True)
                 while not stop.is_set() and time.monotonic() < deadline:
                     with lock:
                         if result.complete:
@@ -259,15 +262,10 @@ def run_demo(
 def _wait_for_first_polls(state: SimState, stop: threading.Event, deadline: float) -> bool:
     """Images made before an account's first poll would be recorded silently: wait for it."""
     while not stop.is_set() and time.monotonic() < deadline:
-        if all(state.count("images", email) >= 1 for email in ACCOUNTS):
+        if all(state.count(medium, email) >= 1 for email in ACCOUNTS for medium in ("images", "videos")):
             return True
         stop.wait(0.05)
     return False
-
-
-def _start_images(state: SimState) -> None:
-    for account, steps in SCRIPT:
-        state.add_image(ACCOUNTS[account], 5, steps=[(STEP_S * (n + 1), code) for n, code in enumerate(steps)])
 
 
 def _summary(result: DemoResult, elapsed_s: float, out: IO[str], *, interrupted: bool) -> None:

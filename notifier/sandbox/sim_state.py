@@ -6,7 +6,9 @@ It behaves as ``shared/upstream`` describes: bearer auth, ``email`` required
 with several accounts, newest-first offset pages with ``next_offset =
 offset + limit``, a ``limit`` over 100 refused, 404 for deleted images and for
 an empty account list, images that move through statuses over time, and any
-error, garbage body or slow answer injected on demand. Tests drive it through
+error, garbage body or slow answer injected on demand. Videos (``add_video``) are listed by
+``/videos/`` (QUEUED marked final, as the upstream's page says) and ``/videos/{id}`` answers 404
+while a video is in progress, as after its deletion, with the same body. Tests drive it through
 its Python methods; ``notifier simulate`` serves a self-running copy.
 """
 
@@ -18,73 +20,16 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from notifier.upstream.statuses import KNOWN_STATUSES
+from notifier.sandbox.sim_items import SimImage
+
+__all__ = ["BASE_PATH", "MAX_LIMIT", "SimImage", "SimState", "seed_demo"]
 
 MAX_LIMIT = 100
 BASE_PATH = "/v2/pixverse"
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class SimImage:
-    image_id: str
-    account: str
-    created_at: float
-    timeline: list[tuple[float, int | None]]
-    """(time, status code) steps; the status at a time is the last step at or before it. A None code is a
-    glitch: the image is answered with a null ``image_status`` (and no name) while it lasts."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    deleted: bool = False
-
-    def status_at(self, now: float) -> int | None:
-        current = self.timeline[0][1]
-        for at, code in self.timeline:
-            if at <= now:
-                current = code
-        return current
-
-    def to_json(self, now: float) -> dict[str, Any]:
-        code = self.status_at(now)
-        body: dict[str, Any] = {
-            "image_id": self.image_id,
-            "image_status": code,
-            "account_id": 33445566,
-            "create_mode": "t2i",
-            "model": "qwen-image",
-            "prompt": "a lighthouse at dusk, oil painting",
-            "quality": "720p",
-            "aspect_ratio": "1:1",
-            "seed": 123456,
-            "output_width": 720,
-            "output_height": 720,
-            "queue_data": None,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(max(at for at, _ in self.timeline if at <= now) if now >= self.created_at
-                               else self.created_at),
-        }
-        finals = [at for at, step in self.timeline if step is not None and KNOWN_STATUSES.get(step, ("", False))[1]]
-        if code in (5, 9, 10) and finals:
-            # Like the upstream's, an estimate (here: exact) of when the image will be done.
-            body["queue_data"] = {"estimated_gen_time": round(min(finals) - self.created_at, 1),
-                                  "processing_start_time": _iso(self.created_at), "queue_count": 0,
-                                  "queue_time": 0}
-        if code == 1:
-            number = self.image_id.rsplit(":", 1)[-1]
-            body["image_path"] = f"image/{number}.webp"
-            body["image_url"] = f"https://media.pixverse.ai/image/{number}.webp"
-        if code is not None and code in KNOWN_STATUSES:
-            name, final = KNOWN_STATUSES[code]
-            body["image_status_name"], body["image_status_final"] = name, final
-        body.update(self.extra)
-        return body
 
 
 @dataclass
@@ -146,25 +91,31 @@ class SimState:
         *,
         steps: list[tuple[float, int]] | None = None,
         created_at: float | None = None,
+        medium: str = "images",
         **extra: Any,
     ) -> str:
         """A new image (newest of its account). ``steps`` are (seconds after now, code) changes to come."""
         now = self.clock()
         with self.lock:
             number = next(self._numbers)
-            image_id = f"user:1234-pixverse:{email}-image:{number}"
+            image_id = f"user:1234-pixverse:{email}-{medium[:-1]}:{number}"
             timeline: list[tuple[float, int | None]] = [(now, status)]
             timeline += [(now + delay, code) for delay, code in steps or []]
-            image = SimImage(image_id, email, now if created_at is None else created_at, timeline, extra)
+            image = SimImage(image_id, email, now if created_at is None else created_at, timeline, extra, medium=medium)
             self.accounts.setdefault(email, []).append(image)
             self.images[image_id] = image
             return image_id
 
-    def add_history(self, email: str, count: int, status: int = 1) -> None:
-        """``count`` old finished images, created a month ago."""
+    def add_video(self, email: str, status: int = 5, *, steps: list[tuple[float, int]] | None = None,
+                  created_at: float | None = None, **extra: Any) -> str:
+        """A new video (video codes: 5 QUEUED, 10 GENERATING, 1 COMPLETED; 7, 8 as for images)."""
+        return self.add_image(email, status, steps=steps, created_at=created_at, medium="videos", **extra)
+
+    def add_history(self, email: str, count: int, status: int = 1, medium: str = "images") -> None:
+        """``count`` old finished images (or videos), created a month ago."""
         old = self.clock() - 30 * 86400
         for _ in range(count):
-            self.add_image(email, status, created_at=old)
+            self.add_image(email, status, created_at=old, medium=medium)
 
     def set_status(self, image_id: str, code: int | None) -> None:
         with self.lock:
@@ -219,18 +170,20 @@ class SimState:
         rest = path[len(BASE_PATH):] if path.startswith(BASE_PATH) else path
         if rest in ("/accounts", "/accounts/"):
             return self._accounts()
-        if rest in ("/images", "/images/"):
-            started = time.monotonic()
-            if self.list_delay_s:
-                time.sleep(self.list_delay_s)
-            answer = self._list(query)
-            if self.log is not None:
-                record = SimRequest(auth[len("Bearer "):], query.get("email", [""])[0], started, time.monotonic())
-                with self.lock:
-                    self.log.append(record)
-            return answer
-        if rest.startswith("/images/"):
-            return self._get(unquote(rest[len("/images/"):]))
+        for medium in ("images", "videos"):
+            if rest in (f"/{medium}", f"/{medium}/"):
+                started = time.monotonic()
+                if self.list_delay_s:
+                    time.sleep(self.list_delay_s)
+                answer = self._list(query, medium)
+                if self.log is not None and medium == "images":
+                    record = SimRequest(auth[len("Bearer "):], query.get("email", [""])[0], started,
+                                        time.monotonic())
+                    with self.lock:
+                        self.log.append(record)
+                return answer
+            if rest.startswith(f"/{medium}/"):
+                return self._get(unquote(rest[len(medium) + 2:]), medium)
         return 404, {"error": f"Unknown endpoint {path}", "code": 404}
 
     def _accounts(self) -> tuple[int, Any]:
@@ -240,7 +193,7 @@ class SimState:
                 return 404, {"error": "Configuration not found", "code": 404}
             return 200, {email: {"email": email, "maxJobs": 4} for email in self.accounts}
 
-    def _list(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+    def _list(self, query: dict[str, list[str]], medium: str = "images") -> tuple[int, Any]:
         email = query.get("email", [""])[0]
         try:
             limit = int(query.get("limit", ["50"])[0])
@@ -251,7 +204,7 @@ class SimState:
             self.on_list(email, offset)
         now = self.clock()
         with self.lock:
-            self.requests[("images", email)] += 1
+            self.requests[(medium, email)] += 1
             if not email:
                 if len(self.accounts) > 1:
                     return 400, {"error": "Parameter email is required when multiple accounts configured",
@@ -262,7 +215,7 @@ class SimState:
             if not 1 <= limit <= MAX_LIMIT or offset < 0:
                 return 400, {"error": f"limit must be 1..{MAX_LIMIT} and offset >= 0", "code": 400}
             # Newest first, by creation (then by arrival, for images made in the same instant).
-            live = sorted((img for img in reversed(self.accounts[email]) if not img.deleted),
+            live = sorted((img for img in reversed(self.accounts[email]) if not img.deleted and img.medium == medium),
                           key=lambda img: -img.created_at)
             page = live[offset:offset + limit]
             if self.short_pages and len(page) == limit and limit > 1:
@@ -272,13 +225,19 @@ class SimState:
                 answer["total"] = max(0, len(live) + self.total_error)
             return 200, answer
 
-    def _get(self, image_id: str) -> tuple[int, Any]:
+    def _get(self, image_id: str, medium: str = "images") -> tuple[int, Any]:
         with self.lock:
-            self.requests[("image", "")] += 1
+            self.requests[(medium[:-1], "")] += 1
             image = self.images.get(image_id)
+            now = self.clock()
+            if medium == "videos":
+                # 404 while in progress and once deleted, alike: the client cannot tell them apart.
+                if image is None or image.deleted or not image.finished_at(now):
+                    return 404, {"error": "Not found", "code": 404}
+                return 200, image.to_json(now)
             if image is None or image.deleted:
                 return 404, {"error": "The original image has been deleted", "code": 404}
-            return 200, image.to_json(self.clock())
+            return 200, image.to_json(now)
 
 
 def seed_demo(state: SimState, accounts: int = 2) -> None:
@@ -291,3 +250,5 @@ def seed_demo(state: SimState, accounts: int = 2) -> None:
     first = next(iter(state.accounts))
     state.add_image(first, 5, steps=[(1.5, 9), (3.0, 7)])
     state.add_image(first, 5, steps=[(2.0, 9), (3.5, 8)])
+    state.add_history(first, 2, medium="videos")
+    state.add_video(first, 5, steps=[(1.0, 10), (4.5, 1)])

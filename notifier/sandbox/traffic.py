@@ -1,4 +1,4 @@
-"""Traffic for the simulated upstream: new images on every account, now and then, that move to an end.
+"""Traffic for the simulated upstream: new images and videos on every account, now and then, that move to an end.
 
 ``notifier simulate`` runs one, so that a ``notifier run`` pointed at the simulator keeps seeing
 changes however late it starts. It drives a :class:`~notifier.sandbox.sim_state.SimState` through
@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from notifier.sandbox.sim_state import SimState
+from notifier.upstream.media import MEDIA
 from notifier.upstream.statuses import KNOWN_STATUSES
 
 QUEUED, GENERATING, PROCESSING, COMPLETED, MODERATED, FAILED = 5, 9, 10, 1, 7, 8
 OUTCOMES = ((COMPLETED, 0.7), (MODERATED, 0.15), (FAILED, 0.15))
 """How new images end, and how often."""
+VIDEO_SHARE = 0.3
+"""How many of the new items are videos (QUEUED → GENERATING (10) → an outcome, a little slower)."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,15 @@ def plan(rng: random.Random) -> list[tuple[float, int]]:
     return [(generating, GENERATING), (processing, PROCESSING), (processing + rng.uniform(1.0, 3.0), COMPLETED)]
 
 
-def name(code: int) -> str:
-    return KNOWN_STATUSES[code][0]
+def plan_video(rng: random.Random) -> list[tuple[float, int]]:
+    """The steps of a new video after QUEUED: about 4 to 13 s in all."""
+    outcome = rng.choices([code for code, _ in OUTCOMES], weights=[share for _, share in OUTCOMES])[0]
+    generating = rng.uniform(1.0, 3.0)
+    return [(generating, 10), (generating + rng.uniform(3.0, 10.0), outcome)]
+
+
+def name(code: int, medium: str = "images") -> str:
+    return MEDIA[medium].statuses.get(code, KNOWN_STATUSES[code])[0]
 
 
 @dataclass
@@ -74,6 +84,7 @@ class _Moving:
     steps: list[tuple[float, int]]
     """(time on the state's clock, code) still to come."""
     status: int = QUEUED
+    medium: str = "images"
 
 
 @dataclass
@@ -105,18 +116,20 @@ class Traffic:
         for image in list(self._moving):
             while image.steps and image.steps[0][0] <= now:
                 _, code = image.steps.pop(0)
-                self._report(now, image, f"{name(image.status)} → {name(code)}")
+                self._report(now, image, f"{name(image.status, image.medium)} → {name(code, image.medium)}")
                 image.status = code
             if not image.steps:
                 self._moving.remove(image)
 
     def _new_image(self, account: str, now: float) -> None:
-        steps = plan(self.rng)
-        image_id = self.state.add_image(account, QUEUED, steps=steps)
+        medium = "videos" if self.rng.random() < VIDEO_SHARE else "images"
+        steps = plan_video(self.rng) if medium == "videos" else plan(self.rng)
+        image_id = self.state.add_image(account, QUEUED, steps=steps, medium=medium)
         self.made += 1
-        moving = _Moving(account, image_id, [(now + after, code) for after, code in steps])
+        moving = _Moving(account, image_id, [(now + after, code) for after, code in steps], medium=medium)
         self._moving.append(moving)
-        self._report(now, moving, f"new → {name(QUEUED)}", f"(then {', '.join(name(c) for _, c in steps)})")
+        self._report(now, moving, f"new → {name(QUEUED)}",
+                     f"(then {', '.join(name(c, medium) for _, c in steps)})")
 
     def _report(self, now: float, image: _Moving, change: str, note: str = "") -> None:
         if self.say is None:

@@ -16,13 +16,20 @@ class Keys:
     source: str = DEFAULT_SOURCE
     """Whose accounts: each source (token) keeps its accounts' state apart, so two sources may hold the same
     email without one looking up (and declaring deleted) the other's images."""
+    medium: str = "images"
+    """Whose per-account state these keys hold: images keep the keys they always had; every other medium's
+    start with ``<prefix>:<medium>:`` so that they cannot collide with an account named like a medium."""
 
     def for_source(self, source: str) -> Keys:
-        return Keys(self.prefix, source)
+        return Keys(self.prefix, source, self.medium)
+
+    def for_medium(self, medium: str) -> Keys:
+        return Keys(self.prefix, self.source, medium)
 
     def _account(self, account: str) -> str:
         scope = "" if self.source == DEFAULT_SOURCE else f"src:{self.source}:"
-        return f"{self.prefix}:{scope}acct:{account}"
+        media = "" if self.medium == "images" else f"{self.medium}:"
+        return f"{self.prefix}:{media}{scope}acct:{account}"
 
     def tracked(self, account: str) -> str:
         """Hash: image_id -> last status of each non-final image."""

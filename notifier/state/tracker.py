@@ -10,7 +10,6 @@ before EXEC writes nothing, so the next poll sees the change again.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,12 +19,16 @@ import redis
 from redis.client import Pipeline
 
 from notifier.errors import NotifierError
+from notifier.state.cursor import Cursor
 from notifier.state.events import Event, build_event
 from notifier.state.keys import NO_EMAIL, Keys
 from notifier.state.transitions import Decision, Mode, Tracked, decide
+from notifier.upstream.media import IMAGES, MEDIA, Medium
 from notifier.upstream.statuses import Status
 
 log = logging.getLogger(__name__)
+
+__all__ = ["AccountState", "ApplyResult", "Cursor", "EnqueueFn", "Observation", "Tracker"]
 
 EnqueueFn = Callable[[Pipeline, Sequence[Event]], None]
 """Adds the delivery jobs of events to a pipeline that is inside MULTI."""
@@ -36,46 +39,13 @@ _MAX_CAS_TRIES = 20
 @dataclass(frozen=True, slots=True)
 class Observation:
     image: dict[str, Any]
+    """The item as received: an image, or a video when ``medium`` says so."""
     status: Status
+    medium: Medium = IMAGES
 
     @property
     def image_id(self) -> str:
-        return str(self.image["image_id"])
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where a poll that reached its page cap stopped: the next poll resumes there.
-
-    Offsets move as images are added or deleted above; ``total`` (the list's length then) lets the next
-    poll shift the offset by the change, and ``boundary`` (the last image read, with its ``created_at``)
-    tells when the resumed read has passed the point where the last one stopped.
-    """
-
-    offset: int
-    total: int | None
-    boundary: str
-    boundary_created: float | None
-    baseline: bool = False
-    """Left by a first poll: the rest is read as a first poll too (recorded, not announced)."""
-
-    def dump(self) -> list[Any]:
-        return [self.offset, self.total, self.boundary, self.boundary_created, self.baseline]
-
-    @classmethod
-    def load_all(cls, raw: bytes | str | None) -> list[Cursor]:
-        if not raw:
-            return []
-        try:
-            return [cls(int(o), None if t is None else int(t), str(b), None if c is None else float(c), bool(m))
-                    for o, t, b, c, m in json.loads(raw)]
-        except (ValueError, TypeError):
-            log.warning("unreadable poll cursors ignored: %r", raw[:100])
-            return []
-
-    @staticmethod
-    def dump_all(cursors: Sequence[Cursor]) -> str:
-        return json.dumps([c.dump() for c in cursors], separators=(",", ":"))
+        return str(self.image[self.medium.id_field])
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +80,40 @@ class Tracker:
         enqueue: EnqueueFn,
         max_age_s: float,
         known_ttl_s: int,
+        stall_after_s: float | None = None,
+        medium: Medium = IMAGES,
+        media: Sequence[str] = ("images",),
     ) -> None:
         self._redis = client
-        self._keys = keys
-        """Scoped to one source (:meth:`Keys.for_source`): its events carry that source's name."""
+        self._keys = keys.for_medium(medium.name)
+        """Scoped to one source (:meth:`Keys.for_source`): its events carry that source's name; and to one
+        medium (:meth:`Keys.for_medium`)."""
         self._enqueue = enqueue
         self._max_age_s = max_age_s
         self._known_ttl_s = known_ttl_s
+        self._stall_after_s = stall_after_s
+        self.medium = medium
+        self.media = tuple(media)
+        """Every medium polled: a finished cycle marks each of them polled."""
+
+    def for_medium(self, medium: Medium) -> Tracker:
+        """The same tracker over another medium's state (its own keys)."""
+        if medium == self.medium:
+            return self
+        return Tracker(self._redis, self._keys, enqueue=self._enqueue, max_age_s=self._max_age_s,
+                       known_ttl_s=self._known_ttl_s, stall_after_s=self._stall_after_s, medium=medium,
+                       media=self.media)
 
     def tracked(self, account: str) -> dict[str, Tracked]:
         raw: dict[bytes, bytes] = self._redis.hgetall(self._keys.tracked(account))  # type: ignore[assignment]
         return {key.decode(): Tracked.load(value) for key, value in raw.items()}
+
+    def tracked_of(self, account: str, image_ids: Sequence[str]) -> dict[str, Tracked]:
+        """What is remembered of these tracked items (those no longer tracked are left out)."""
+        if not image_ids:
+            return {}
+        raw: list[bytes | None] = self._redis.hmget(self._keys.tracked(account), list(image_ids))  # type: ignore[assignment]
+        return {i: Tracked.load(v) for i, v in zip(image_ids, raw, strict=True) if v is not None}
 
     def account_state(self, account: str) -> AccountState:
         """What a poll needs to know of the account before its first page: one round trip."""
@@ -219,7 +212,8 @@ class Tracker:
         for obs, state, score in zip(unique.values(), states, scores, strict=True):
             tracked = Tracked.load(state) if state is not None else None
             decision = decide(tracked=tracked, known=score is not None, status=obs.status, image=obs.image,
-                              mode=mode, now=now, max_age_s=self._max_age_s, history_before=history_before)
+                              mode=mode, now=now, max_age_s=self._max_age_s, history_before=history_before,
+                              stall_after_s=self._stall_after_s)
             decisions.append((obs, decision))
             if score is None and (tracked is None or not tracked.status.informative):
                 (result.new_ids if obs.status.informative else result.unknown_silent).append(obs.image_id)
@@ -229,11 +223,15 @@ class Tracker:
                 result.events.append(build_event(
                     image=obs.image,
                     account=None if account == NO_EMAIL else account,
-                    status=obs.status,
+                    status=decision.status or obs.status,
                     previous=decision.previous,
                     now=now,
                     seq=decision.seq,
                     source=self._keys.source,
+                    medium=obs.medium,
+                    kind=decision.kind,
+                    timing=decision.timing,
+                    age_s=decision.age_s,
                 ))
         return result, decisions
 
@@ -260,17 +258,20 @@ class Tracker:
         pipe.expire(self._keys.known(account), self._known_ttl_s)
 
     def finish_cycle(self, account: str, now: float, *, error: str | None = None) -> None:
-        """Mark the account polled: baselined (unless it failed), forgotten images trimmed, TTLs renewed."""
-        meta = self._keys.meta(account)
+        """Mark the account polled (every medium): baselined (unless it failed), forgotten images trimmed,
+        TTLs renewed."""
         with self._redis.pipeline(transaction=False) as pipe:
-            if error is None:
-                pipe.hsetnx(meta, "baselined_at", now)
-                pipe.hset(meta, mapping={"last_poll_at": now, "last_error": ""})
-                pipe.zremrangebyscore(self._keys.known(account), "-inf", now - self._known_ttl_s)
-            else:
-                pipe.hset(meta, mapping={"last_error_at": now, "last_error": error[:500]})
-            pipe.expire(meta, self._known_ttl_s)
-            pipe.expire(self._keys.checked(account), self._known_ttl_s)
+            for name in dict.fromkeys((*self.media, self.medium.name)):
+                keys = self._keys.for_medium(MEDIA[name].name)
+                meta = keys.meta(account)
+                if error is None:
+                    pipe.hsetnx(meta, "baselined_at", now)
+                    pipe.hset(meta, mapping={"last_poll_at": now, "last_error": ""})
+                    pipe.zremrangebyscore(keys.known(account), "-inf", now - self._known_ttl_s)
+                else:
+                    pipe.hset(meta, mapping={"last_error_at": now, "last_error": error[:500]})
+                pipe.expire(meta, self._known_ttl_s)
+                pipe.expire(keys.checked(account), self._known_ttl_s)
             pipe.zadd(self._keys.accounts(), {account: now})
             pipe.zremrangebyscore(self._keys.accounts(), "-inf", now - self._known_ttl_s)
             pipe.expire(self._keys.accounts(), self._known_ttl_s)

@@ -31,6 +31,7 @@ from notifier.errors import (
 )
 from notifier.ops.metrics import metrics
 from notifier.upstream.clean import TooDeep, clean_text, loads_clean
+from notifier.upstream.media import IMAGES, Medium
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -50,7 +51,7 @@ class Page:
     images: list[dict[str, Any]]
     total: int | None
     skipped: int = 0
-    """Items dropped for having no usable ``image_id``."""
+    """Items dropped for having no usable ``image_id`` (``video_id`` for videos)."""
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -94,7 +95,7 @@ def decode_body(response: httpx.Response, what: str) -> Any:
         ) from exc
 
 
-def parse_page(body: Any, what: str) -> Page:
+def parse_page(body: Any, what: str, id_field: str = "image_id") -> Page:
     if not isinstance(body, dict):
         raise UpstreamProtocolError(f"{what}: expected a JSON object, got {type(body).__name__}")
     data = body.get("data")
@@ -104,7 +105,7 @@ def parse_page(body: Any, what: str) -> Page:
     images = []
     skipped = 0
     for item in data:
-        if isinstance(item, dict) and isinstance(item.get("image_id"), str) and item["image_id"]:
+        if isinstance(item, dict) and isinstance(item.get(id_field), str) and item[id_field]:
             images.append(item)
         else:
             skipped += 1
@@ -113,14 +114,14 @@ def parse_page(body: Any, what: str) -> Page:
                 skipped=skipped)
 
 
-def parse_image(body: Any, image_id: str, what: str) -> dict[str, Any]:
+def parse_image(body: Any, image_id: str, what: str, id_field: str = "image_id") -> dict[str, Any]:
     """The image object of ``GET /images/<id>``: an object, as received (``image_id`` added when missing)."""
     if not isinstance(body, dict):
         raise UpstreamProtocolError(f"{what}: expected a JSON object, got {type(body).__name__}")
     # Some answers wrap the object like the list does.
-    if "image_id" not in body and isinstance(body.get("data"), dict):
+    if id_field not in body and isinstance(body.get("data"), dict):
         body = body["data"]
-    image: dict[str, Any] = body if isinstance(body.get("image_id"), str) else {**body, "image_id": image_id}
+    image: dict[str, Any] = body if isinstance(body.get(id_field), str) else {**body, id_field: image_id}
     return image
 
 
@@ -201,20 +202,24 @@ class UpstreamClient:
                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
         return httpx.Response(streamed.status_code, headers=headers, content=body, request=streamed.request)
 
-    def list_images(self, email: str | None, *, limit: int, offset: int) -> Page:
+    def list_images(self, email: str | None, *, limit: int, offset: int, medium: Medium = IMAGES) -> Page:
+        """One page of the account's images (or videos, with ``medium``)."""
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if email:
             params["email"] = email
-        what = clean_text(f"list images of {email or 'the default account'} at offset {offset}")
-        return self._get("images", "images/", what, lambda body: parse_page(body, what), params)
+        what = clean_text(f"list {medium.name} of {email or 'the default account'} at offset {offset}")
+        return self._get(medium.name, medium.list_path, what,
+                         lambda body: parse_page(body, what, medium.id_field), params)
 
-    def get_image(self, image_id: str) -> dict[str, Any]:
-        what = clean_text(f"get image {image_id}")
+    def get_image(self, image_id: str, medium: Medium = IMAGES) -> dict[str, Any]:
+        """One image (or video, with ``medium``); a video still processing answers 404 too."""
+        what = clean_text(f"get {medium.noun} {image_id}")
         try:
-            path = f"images/{quote(image_id, safe='')}"
+            path = f"{medium.name}/{quote(image_id, safe='')}"
         except UnicodeEncodeError as exc:  # a lone surrogate: no URL can name it, so no request is made
-            raise UpstreamRejected(f"{what}: the image id is not valid text") from exc
-        return self._get("image", path, what, lambda body: parse_image(body, image_id, what))
+            raise UpstreamRejected(f"{what}: the {medium.noun} id is not valid text") from exc
+        return self._get(medium.item_endpoint, path, what,
+                         lambda body: parse_image(body, image_id, what, medium.id_field))
 
     def list_accounts(self) -> list[str] | None:
         """Configured account emails; None when the upstream has no account list (404)."""

@@ -16,66 +16,57 @@ images, not with its history:
 - tracked images that did not show up are looked up one by one, least
   recently checked first: a 404 "deleted" there means the image was deleted.
 
-An idle account with any amount of history costs one request per poll.
+An idle account with any amount of history costs one request per poll and medium (images, videos: the
+same scan over each medium's list, with its own state).
+
+A video's lookup answers 404 while it is still processing as well as after its deletion, so there a 404
+alone says nothing: the video is deleted only when a read of the list in the same poll went past where
+it was (older items, or the list's end) without showing it. When no read went that far, the rest of the
+page budget reads on from where the top read stopped; without the budget, it is decided by a later poll.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from notifier.errors import UpstreamNotFound
-from notifier.state.events import Event
 from notifier.state.keys import NO_EMAIL
 from notifier.state.tracker import Cursor, Observation, Tracker
 from notifier.state.transitions import Mode, created_at, is_history, is_old
-from notifier.upstream.client import UpstreamClient
-from notifier.upstream.statuses import deleted, resolve
+from notifier.upstream.absence import PageView, excludes, locate
+from notifier.upstream.client import Page, UpstreamClient
+from notifier.upstream.media import IMAGES, Medium
+from notifier.upstream.scan_result import (
+    ScanLimits,
+    ScanResult,
+    is_deletion,
+    note_active,
+    remaining_s,
+)
+from notifier.upstream.statuses import NO_INFORMATION, deleted, resolve
 from notifier.upstream.sweep import Sweep
+
+__all__ = ["ScanLimits", "ScanResult", "is_deletion", "remaining_s", "scan_account"]
 
 log = logging.getLogger(__name__)
 
 MAX_CURSORS = 8  # regions still to read after bursts; the deepest of more than this many are merged
-
-
-@dataclass(slots=True)
-class ScanResult:
-    account: str
-    mode: Mode
-    requests: int = 0
-    pages: int = 0
-    seen: int = 0
-    events: list[Event] = field(default_factory=list)
-    lookups: int = 0
-    skipped_items: int = 0
-    active: int = 0
-    """Images seen in progress (not final) in this poll."""
-    remaining_s: list[float | None] = field(default_factory=list)
-    """Per active image, the upstream's estimate of the seconds left (None when it gave none)."""
-    capped: bool = False
-    """The poll reached its page cap with more to read: the next one resumes at a cursor."""
-
-
-@dataclass(frozen=True, slots=True)
-class ScanLimits:
-    page_size: int
-    max_pages: int
-    max_lookups: int
-    max_age_s: float
-
-
-def is_deletion(error: UpstreamNotFound) -> bool:
-    """A lookup's 404 means the image is gone only when the upstream says so; "Configuration not
-    found" and other 404s are not deletions. Pure."""
-    return "deleted" in error.detail.lower()
+PROBE_PAGES_MIN = 10
+"""Pages a poll may read to find where videos that answer 404 would be (at least; else ``max_pages``)."""
 
 
 class _Scan:
     def __init__(self, upstream: UpstreamClient, tracker: Tracker, account: str, limits: ScanLimits, now: float,
-                 backfill: bool, on_page: Callable[[str, ScanResult], None] | None) -> None:
+                 backfill: bool, on_page: Callable[[str, ScanResult], None] | None, medium: Medium) -> None:
+        tracker = tracker.for_medium(medium)
         self.upstream, self.tracker, self.account, self.limits, self.now = upstream, tracker, account, limits, now
+        self.medium = medium
+        self.views: list[PageView] = []
+        """Every list page this poll read: where videos that answer 404 would be (:mod:`.absence`)."""
+        self.total: int | None = None
         self.state = tracker.account_state(account)
         self.mode = Mode.BACKFILL if backfill else Mode.NORMAL if self.state.baselined_at is not None else Mode.BASELINE
         self.email = None if account == NO_EMAIL else account
@@ -92,12 +83,13 @@ class _Scan:
         """Read pages from ``sweep.offset`` on; True when the page budget ran out with more to read."""
         while True:
             self.pages_left -= 1
-            page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=sweep.offset)
+            page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=sweep.offset,
+                                             medium=self.medium)
             self.result.requests += 1
             self.result.pages += 1
             self.result.skipped_items += page.skipped
             sweep.total = page.total  # as of the last page: the one the offset reached goes with
-            ids = [img["image_id"] for img in page.images]
+            ids = [img[self.medium.id_field] for img in page.images]
             if not sweep.passed:
                 if sweep.overshot(ids, page.images):
                     # Deletions above moved the unread region up past where we started: step back.
@@ -110,6 +102,7 @@ class _Scan:
             deeper = sweep.deepen(ids, page.images)
             interesting, had_tracked = self.apply(page.images, sweep.mode or self.mode)
             consumed = len(page.images) + page.skipped
+            self.note(page, sweep.offset)
             sweep.offset += consumed
             # The end of the list; ``total`` may be stale, so a full page never says so.
             if consumed == 0 or (consumed < self.limits.page_size and page.total is not None
@@ -127,20 +120,18 @@ class _Scan:
                 return True
 
     def apply(self, images: list[dict[str, Any]], mode: Mode) -> tuple[bool, bool]:
-        fresh = [img for img in images if img["image_id"] not in self.seen]
-        self.seen.update(img["image_id"] for img in fresh)
+        key = self.medium.id_field
+        fresh = [img for img in images if img[key] not in self.seen]
+        self.seen.update(img[key] for img in fresh)
         self.result.seen = len(self.seen)
-        observations = [Observation(img, resolve(img)) for img in fresh]
+        observations = [Observation(img, resolve(img, self.medium), self.medium) for img in fresh]
         informative = [obs for obs in observations if obs.status.informative]
-        _note_active(self.result, informative, self.now)
+        note_active(self.result, informative, self.now)
         applied = self.tracker.apply(self.account, observations, mode=mode, now=self.now,
                                      history_before=self.state.baselined_at)
         self.result.events.extend(applied.events)
         if self.on_page is not None:
             self.on_page(self.account, self.result)
-        for image_id in applied.gave_up:
-            log.warning("image %s of %s is still not final after the age limit: no longer tracked",
-                        image_id, self.account)
         had_tracked = any(obs.image_id in self.remaining for obs in informative)
         # An image shown without a status said nothing: it stays due for a lookup.
         self.remaining.difference_update(obs.image_id for obs in informative)
@@ -179,27 +170,73 @@ class _Scan:
         return Sweep(offset=start, boundary=cursor.boundary, boundary_created=cursor.boundary_created, passed=False,
                       mode=Mode.BASELINE if cursor.baseline else None, follow_tracked=False)
 
+    def note(self, page: Page, offset: int) -> None:
+        key = self.medium.id_field
+        created = tuple(c for img in page.images if (c := created_at(img)) is not None)
+        # Only an empty answer ends the list for sure: a short page or a stale ``total`` may not.
+        at_end = not page.images and not page.skipped
+        self.views.append(PageView(frozenset(img[key] for img in page.images), created, offset == 0, at_end))
+        self.total = page.total if page.total is not None else self.total
+
     def lookups(self) -> None:
         due = self.tracker.lookup_order(self.account, self.remaining, self.limits.max_lookups)
+        unsure: list[str] = []
         for image_id in due:
             self.result.requests += 1
             self.result.lookups += 1
             try:
-                image = self.upstream.get_image(image_id)
-                observation = Observation(image, resolve(image))
+                image = self.upstream.get_image(image_id, self.medium)
+                observation = Observation(image, resolve(image, self.medium), self.medium)
             except UpstreamNotFound as exc:
+                if not self.medium.lookup_404_is_deletion:
+                    unsure.append(image_id)  # processing, or deleted: the list tells
+                    continue
                 if not is_deletion(exc):
                     log.warning("%s: lookup of %s answered 404 without saying it was deleted (%s): kept",
                                 self.account, image_id, exc.detail)
                     continue
                 observation = Observation({"image_id": image_id}, deleted())
-            # history_before: an image followed without a status may be history (its first status is not news).
-            applied = self.tracker.apply(self.account, [observation], mode=Mode.NORMAL, now=self.now,
-                                         history_before=self.state.baselined_at)
-            self.result.events.extend(applied.events)
-            if observation.status.informative:
-                _note_active(self.result, [observation], self.now)
+            self.observe(observation)
+        if unsure:
+            self.confirm_absence(unsure)
         self.tracker.mark_checked(self.account, due, self.now)
+
+    def observe(self, observation: Observation) -> None:
+        # history_before: an item followed without a status may be history (its first status is not news).
+        applied = self.tracker.apply(self.account, [observation], mode=Mode.NORMAL, now=self.now,
+                                     history_before=self.state.baselined_at)
+        self.result.events.extend(applied.events)
+        if observation.status.informative:
+            note_active(self.result, [observation], self.now)
+
+    def read_view(self, offset: int) -> PageView:
+        """One more list page, read for where a video would be. Only its tracked items are applied: the
+        items it shows that were never seen are left to the reads that page down to them in order (the stop
+        rule and the cursors count on new items lying above the ones seen)."""
+        page = self.upstream.list_images(self.email, limit=self.limits.page_size, offset=offset, medium=self.medium)
+        self.result.requests += 1
+        self.result.pages += 1
+        self.note(page, offset)
+        self.apply([img for img in page.images if img[self.medium.id_field] in self.state.tracked], self.mode)
+        return self.views[-1]
+
+    def confirm_absence(self, unsure: list[str]) -> None:
+        """Videos whose lookup answered 404: deleted when a page shows where they would be, without them."""
+        created = {i: t.created for i, t in self.tracker.tracked_of(self.account, unsure).items()}
+        budget = max(self.limits.max_pages, PROBE_PAGES_MIN)
+        for image_id in unsure:
+            born = created.get(image_id)
+            gone = any(excludes(view, born) for view in self.views)
+            if not gone and image_id not in self.seen and born is not None and self.total is not None and budget:
+                view, used = locate(self.read_view, born, total=self.total, page_size=self.limits.page_size,
+                                    budget=budget)
+                budget -= used
+                gone = view is not None and image_id not in view.ids and excludes(view, born)
+            if image_id in self.seen:
+                continue  # on a page read since: applied with it
+            # Not shown gone: no information, but time runs for it (stalled, expired).
+            self.observe(Observation({self.medium.id_field: image_id}, deleted() if gone else NO_INFORMATION,
+                                     self.medium))
 
 
 def scan_account(
@@ -211,8 +248,10 @@ def scan_account(
     now: float,
     backfill: bool = False,
     on_page: Callable[[str, ScanResult], None] | None = None,
+    medium: Medium = IMAGES,
 ) -> ScanResult:
-    scan = _Scan(upstream, tracker, account, limits, now, backfill, on_page)
+    """One poll of one account's list of one medium (images by default)."""
+    scan = _Scan(upstream, tracker, account, limits, now, backfill, on_page, medium)
     top = Sweep(offset=0, follow_tracked=not scan.state.cursors)
     left: list[Cursor] = []
     if scan.sweep(top) and (cursor := scan.cursor_of(top)) is not None:
@@ -246,25 +285,6 @@ def scan_account(
         log.warning("%s: %d page(s) read and more to come; the next poll resumes at offset %d",
                     account, scan.result.pages, min(c.offset for c in left))
     if left or scan.state.cursors:
-        tracker.save_cursors(account, left)
+        scan.tracker.save_cursors(account, left)
     scan.lookups()
     return scan.result
-
-
-def _note_active(result: ScanResult, observations: list[Observation], now: float) -> None:
-    for obs in observations:
-        if not obs.status.final:
-            result.active += 1
-            result.remaining_s.append(remaining_s(obs.image, now))
-
-
-def remaining_s(image: dict[str, Any], now: float) -> float | None:
-    """Seconds the upstream expects the image still needs, from ``queue_data``; None when unknown."""
-    queue = image.get("queue_data")
-    if not isinstance(queue, dict):
-        return None
-    estimate, started = queue.get("estimated_gen_time"), queue.get("processing_start_time")
-    if not isinstance(estimate, int | float) or isinstance(estimate, bool) or not isinstance(started, str):
-        return None
-    begun = created_at({"created_at": started})
-    return None if begun is None else begun + float(estimate) - now

@@ -14,17 +14,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from notifier.upstream.media import IMAGES, MEDIA, Medium
+
 # code -> (name, final). 8 FAILED is not in the upstream's page but is used by PixVerse.
-KNOWN_STATUSES: dict[int, tuple[str, bool]] = {
-    1: ("COMPLETED", True),
-    5: ("QUEUED", False),
-    7: ("MODERATED", True),
-    8: ("FAILED", True),
-    9: ("GENERATING", False),
-    10: ("PROCESSING", False),
-}
-KNOWN_NAMES: frozenset[str] = frozenset(name for name, _ in KNOWN_STATUSES.values())
-FINAL_NAMES: frozenset[str] = frozenset(name for name, final in KNOWN_STATUSES.values() if final)
+KNOWN_STATUSES: dict[int, tuple[str, bool]] = IMAGES.statuses
+KNOWN_NAMES: frozenset[str] = frozenset(name for m in MEDIA.values() for name, _ in m.statuses.values())
+FINAL_NAMES: frozenset[str] = frozenset(name for m in MEDIA.values() for name, final in m.statuses.values() if final)
 UNKNOWN = "UNKNOWN"
 _NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,39}$")
 DELETED = "DELETED"
@@ -54,16 +49,18 @@ class Status:
         return f"{self.name}:{'' if self.code is None else self.code}"
 
 
-def resolve(image: dict[str, Any]) -> Status:
-    """The status of an image object as received (every field optional)."""
-    raw_code = image.get("image_status")
+def resolve(image: dict[str, Any], medium: Medium = IMAGES) -> Status:
+    """The status of an image (or video) object as received (every field optional)."""
+    field = medium.status_field
+    raw_code = image.get(field)
     # bool is an int subclass; a boolean status code is garbage, not 0/1.
     code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
     if isinstance(raw_code, str) and raw_code.strip().lstrip("-").isdigit() and len(raw_code) < 10:
         code = int(raw_code)
-    table_name, table_final = KNOWN_STATUSES.get(code, (UNKNOWN, False)) if code is not None else (UNKNOWN, False)
+    table = medium.statuses
+    table_name, table_final = table.get(code, (UNKNOWN, False)) if code is not None else (UNKNOWN, False)
 
-    raw_name = image.get("image_status_name")
+    raw_name = image.get(f"{field}_name")
     name = raw_name.strip().upper() if isinstance(raw_name, str) else ""
     if not _NAME_RE.match(name) or name == NO_STATUS:
         if code is None:
@@ -72,8 +69,10 @@ def resolve(image: dict[str, Any]) -> Status:
         # Absent, empty or garbage: our table decides.
         name = table_name
 
-    raw_final = image.get("image_status_final")
+    raw_final = image.get(f"{field}_final")
     final = raw_final if isinstance(raw_final, bool) else table_final
+    if final and name in medium.untrusted_final:
+        final = False  # the upstream's flag is known wrong here (videos: QUEUED marked final)
     return Status(name=name, code=code, final=final)
 
 

@@ -70,7 +70,8 @@ def test_first_poll_of_an_account_with_history_sends_nothing_and_costs_one_reque
     s = stack()
     s.sim.state.add_history(A, 5000)
     for mode in ("baseline", "normal", "normal"):
-        assert poll_once(s).strip() == f"{A}: 1 request(s), 50 image(s) seen, 0 event(s) ({mode})"
+        # One request per medium (images, videos), whatever the history.
+        assert poll_once(s).strip() == f"{A}: 2 request(s), 50 image(s) seen, 0 event(s) ({mode})"
     assert s.sim.state.count("images", A) == 3
     assert s.redis.llen(f"rq:queue:{s.settings.queue_name}") == 0
 
@@ -79,10 +80,11 @@ def test_backfill_announces_images_already_there(stack: Callable[..., Stack]) ->
     s = stack(max_pages=3)
     s.sim.state.add_history(A, 70)
     done = poll_once_output(s, "--backfill")
-    assert done.stdout.strip() == f"{A}: 2 request(s), 70 image(s) seen, 70 event(s) (backfill)"
+    assert done.stdout.strip() == f"{A}: 3 request(s), 70 image(s) seen, 70 event(s) (backfill)"
     progress = [line for line in done.stderr.splitlines() if line.startswith(f"{A}: page")]
     assert progress == [f"{A}: page 1, 50 image(s) so far, 50 event(s)",
-                        f"{A}: page 2, 70 image(s) so far, 70 event(s)"]
+                        f"{A}: page 2, 70 image(s) so far, 70 event(s)",
+                        f"{A}: page 3, 70 image(s) so far, 70 event(s)"]  # the (empty) list of videos
     worker = s.spawn(["worker", "--burst"])
     assert worker.wait(60) == 0
     # At least once: count distinct events (a slow answer may be retried after the receiver took it).

@@ -20,6 +20,12 @@ def test_defaults_work_without_any_variable(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.all_webhooks() == []
     with pytest.raises(ConfigError, match="NOTIFIER_USEAPI_TOKEN is not set"):
         settings.require_token()
+    assert settings.media == ("images", "videos") and settings.stall_after_s == 900
+
+
+def test_media_chooses_what_is_watched(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load(monkeypatch, MEDIA=" Videos ").media == ("videos",)
+    assert load(monkeypatch, MEDIA="videos,images,videos").media == ("videos", "images")
 
 
 def test_accounts_and_webhooks_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,6 +72,9 @@ def test_accounts_and_webhooks_from_the_environment(monkeypatch: pytest.MonkeyPa
         ({"DISCORD_WEBHOOKS": "[" * 5000}, "NOTIFIER_DISCORD_WEBHOOKS: is JSON nested too deeply"),
         ({"USEAPI_TOKEN": "user:1-tokén"}, "NOTIFIER_USEAPI_TOKEN: must be printable ASCII"),
         ({"DISCORD_WEBHOOK_URL": "https://hooks.example\ue000/x"}, "NOTIFIER_DISCORD_WEBHOOK_URL: is not a valid URL"),
+        ({"MEDIA": "images,gifs-secret"}, "NOTIFIER_MEDIA"),
+        ({"MEDIA": " , "}, "NOTIFIER_MEDIA"),
+        ({"STALL_AFTER_S": "0"}, "NOTIFIER_STALL_AFTER_S"),
     ],
 )
 def test_bad_values_name_the_setting_and_never_echo_it(

@@ -81,3 +81,16 @@ def test_filters_by_source() -> None:
         "image.completed", {"email": "a@x.com"})
     with pytest.raises(ValueError, match="source names"):
         WebhookConfig(url="https://h.example/x", secret=SECRET, sources=["team b"])
+
+
+def test_chat_sinks_get_stalled_work_and_videos_by_default_and_media_filters() -> None:
+    chat = SlackConfig(url="https://h.example/s")
+    for event_type in ("image.stalled", "video.stalled", "video.completed", "video.failed"):
+        assert chat.accepts(event_type, {})
+    assert not chat.accepts("video.generating", {}) and not chat.accepts("image.expired", {})
+    images_only = WebhookConfig(url="https://h.example/x", secret=SECRET, media=["images"])
+    assert images_only.accepts("image.queued", {}) and not images_only.accepts("video.queued", {})
+    by_model = WebhookConfig(url="https://h.example/x", secret=SECRET, models=["v5"])
+    assert by_model.accepts("video.completed", {"video": {"model": "v5"}})
+    with pytest.raises(ValueError, match="'images' or 'videos'"):
+        WebhookConfig(url="https://h.example/x", secret=SECRET, media=["gifs"])

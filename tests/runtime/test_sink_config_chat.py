@@ -19,7 +19,9 @@ def test_one_apprise_url_is_the_sink_named_apprise(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("NOTIFIER_APPRISE_MAX_ATTEMPTS", "4")
     [sink] = load_settings(_env_file=None).all_sinks()
     assert (sink.kind, sink.name, sink.max_attempts) == ("apprise", "apprise", 4)  # type: ignore[attr-defined]
-    assert sink.default_events == ("image.completed", "image.moderated", "image.failed")
+    # Chat's default: what ended (images and videos) and what is stalled.
+    assert sink.default_events == ("image.completed", "image.moderated", "image.failed", "video.completed",
+                                   "video.moderated", "video.failed", "image.stalled", "video.stalled")
 
 
 def test_several_urls_are_one_sink_each_with_stable_names(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,13 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from notifier.sandbox.demo import SCRIPT
+from notifier.sandbox.demo import expected_events
 from tests.conftest import ROOT
 from tests.support.processes import alive, descendants_of, wait_until
 
 pytestmark = pytest.mark.integration
 
-EXPECTED = sum(1 + len(steps) for _, steps in SCRIPT)
+EXPECTED = expected_events()
 
 
 @pytest.fixture
@@ -59,8 +59,11 @@ def test_readme_first_command_without_redis_server(no_redis_on_path: str) -> Non
     assert f"{EXPECTED - 1} of {EXPECTED} events" in done.stdout and "1 refused on purpose" in done.stdout
     assert any(line.startswith("console: http://127.0.0.1:") for line in lines)
     for outcome in ("new → QUEUED", "QUEUED → GENERATING", "GENERATING → PROCESSING", "PROCESSING → COMPLETED",
-                    "GENERATING → MODERATED", "GENERATING → FAILED"):
+                    "GENERATING → MODERATED", "GENERATING → FAILED", "GENERATING: stalled"):
         assert any(outcome in line for line in events), outcome
+    videos = [line for line in events if " video:" in line]
+    assert any("GENERATING → COMPLETED" in line for line in videos), videos
+    assert any("GENERATING: stalled" in line for line in videos), videos
     assert elapsed < 60
 
 

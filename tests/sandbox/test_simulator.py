@@ -54,3 +54,25 @@ def test_injected_faults(sim) -> None:
     assert first.headers["retry-after"] == "9"
     sim.state.inject(200, b"{garbage")
     assert get(sim, "/images/").content == b"{garbage"
+
+
+def test_videos_answer_404_while_processing_and_once_deleted_alike() -> None:
+    from notifier.sandbox.sim_state import SimState
+
+    clock = [1000.0]
+    state = SimState("tok", clock=lambda: clock[0])
+    state.add_account("a@x.com")
+    video = state.add_video("a@x.com", 5, steps=[(2.0, 10), (5.0, 1)])
+    state.add_image("a@x.com", 1)
+    auth = "Bearer tok"
+    code, body = state.handle("/v2/pixverse/videos/", {"email": ["a@x.com"]}, auth)
+    assert code == 200 and [v["video_id"] for v in body["data"]] == [video] and body["total"] == 1
+    # The upstream's page marks QUEUED final; the simulator says so too.
+    assert body["data"][0]["video_status_name"] == "QUEUED" and body["data"][0]["video_status_final"] is True
+    assert state.handle(f"/v2/pixverse/videos/{video}", {}, auth)[0] == 404
+    clock[0] += 5.5
+    code, body = state.handle(f"/v2/pixverse/videos/{video}", {}, auth)
+    assert code == 200 and body["video_status"] == 1 and body["url"].endswith(".mp4") and body["first_frame"]
+    state.delete(video)
+    assert state.handle(f"/v2/pixverse/videos/{video}", {}, auth) == (404, {"error": "Not found", "code": 404})
+    assert state.count("videos", "a@x.com") == 1 and state.count("video") == 3

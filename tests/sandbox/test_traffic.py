@@ -60,12 +60,14 @@ def test_each_account_gets_an_image_every_interval_and_every_image_ends() -> Non
     while clock.now < start + 600:
         traffic.step()
         for account in ACCOUNTS:
-            _, page = state.handle("/v2/pixverse/images/", {"email": [account], "limit": ["100"]}, "Bearer tok")
-            for image in page["data"]:
-                if image["image_id"] not in seen:
-                    seen.add(image["image_id"])
+            for noun in ("image", "video"):  # a new item is an image or, now and then, a video
+                _, page = state.handle(f"/v2/pixverse/{noun}s/", {"email": [account], "limit": ["100"]},
+                                       "Bearer tok")
+                new = [item for item in page["data"] if item[f"{noun}_id"] not in seen]
+                for item in sorted(new, key=lambda item: item["created_at"]):
+                    seen.add(item[f"{noun}_id"])
                     born[account].append(clock.now)
-                    assert image["image_status"] == QUEUED
+                    assert item[f"{noun}_status"] == QUEUED
         clock.now += 0.25
     for account in ACCOUNTS:
         gaps = [b - a for a, b in zip(born[account], born[account][1:], strict=False)]

@@ -45,8 +45,29 @@ def test_types() -> None:
     assert event_type(deleted()) == "image.deleted"
     assert {
         "image.completed", "image.queued", "image.moderated", "image.failed", "image.generating",
-        "image.processing", "image.deleted", "image.unknown",
+        "image.processing", "image.deleted", "image.unknown", "image.stalled", "image.expired",
+        "video.completed", "video.queued", "video.moderated", "video.failed", "video.generating",
+        "video.deleted", "video.unknown", "video.stalled", "video.expired",
     } == EVENT_TYPES
+
+
+def test_video_events_and_the_image_ids_that_did_not_change() -> None:
+    from notifier.state.events import STALLED
+    from notifier.upstream.media import VIDEOS
+
+    video = {"video_id": "user:1-pixverse:a@x.com-video:7", "video_status": 1, "url": "https://m.example/7.mp4"}
+    event = build_event(image=video, account=None, status=resolve(video, VIDEOS), previous=None, now=0.0,
+                        medium=VIDEOS)
+    assert event.type == "video.completed" and event.item_id == video["video_id"]
+    assert event.data["video_url"] == video["url"] and event.data["email"] == "a@x.com"
+    assert "image_id" not in event.data and event.data["video"] == video
+    # The same transition of an image keeps the id it always had (sha of id, previous, status, seq).
+    assert event_id("i", Status("COMPLETED", 1, True), previous=Status("PROCESSING", 10, False), seq=2) == \
+        "evt_" + __import__("hashlib").sha256(b"i\nPROCESSING:10\nCOMPLETED:1\n2").hexdigest()[:32]
+    stalled = build_event(image=video, account="a@x.com", status=Status("GENERATING", 10, False), previous=None,
+                          now=0.0, medium=VIDEOS, kind=STALLED, age_s=901.0)
+    assert stalled.type == "video.stalled" and stalled.data["in_progress_s"] == 901.0
+    assert stalled.id != event_id(video["video_id"], Status("GENERATING", 10, False))
 
 
 def test_unknown_event_carries_the_code_and_no_image_url_when_absent() -> None:

@@ -24,7 +24,7 @@ def test_same_status_is_no_event() -> None:
 def test_change_is_one_event_and_keeps_tracking_until_final() -> None:
     decision = run(Tracked(QUEUED, NOW - 10), True, GENERATING)
     assert decision.emit and decision.previous == QUEUED and decision.seq == 0
-    assert decision.track == Tracked(GENERATING, NOW - 10, seq=1)
+    assert decision.track == Tracked(GENERATING, NOW - 10, seq=1, generating_at=NOW)
     final = run(Tracked(GENERATING, NOW - 10, seq=1), True, COMPLETED)
     assert final.emit and final.previous == GENERATING and final.track is None and final.seq == 1
 
@@ -39,7 +39,7 @@ def test_first_sight(mode: Mode, emits: bool) -> None:
     completed = run(None, False, COMPLETED, mode)
     assert completed.emit is emits and completed.track is None and completed.previous is None
     queued = run(None, False, QUEUED, mode)
-    assert queued.emit is emits and queued.track == Tracked(QUEUED, NOW, seq=1 if emits else 0)
+    assert queued.emit is emits and queued.track == Tracked(QUEUED, NOW, seq=1 if emits else 0, queued_at=NOW)
 
 
 def test_unknown_code_changes_are_events() -> None:
@@ -48,9 +48,11 @@ def test_unknown_code_changes_are_events() -> None:
     assert decision.emit and decision.track is not None
 
 
-def test_image_tracked_beyond_the_age_limit_is_dropped() -> None:
-    decision = run(Tracked(GENERATING, NOW - 3601), True, GENERATING)
-    assert decision.gave_up and decision.track is None and not decision.emit
+def test_image_tracked_beyond_the_age_limit_is_dropped_with_one_expired_event() -> None:
+    decision = run(Tracked(GENERATING, NOW - 3601, seq=2), True, GENERATING)
+    assert decision.gave_up and decision.track is None and decision.emit
+    assert decision.kind == "expired" and decision.status == GENERATING and decision.seq == 2
+    assert decision.age_s == 3601
     # ...but a change is still announced first.
     assert run(Tracked(GENERATING, NOW - 3601), True, COMPLETED).emit
 
@@ -106,3 +108,46 @@ def test_an_unseen_image_older_than_the_first_poll_is_history() -> None:
 
 def test_old_tracked_state_without_a_sequence_loads() -> None:
     assert Tracked.load('["GENERATING",9,12]') == Tracked(GENERATING, 12.0, seq=0)
+
+
+def decide_at(tracked: Tracked | None, status: Status, now: float, image: dict | None = None,
+              stall_after_s: float | None = 900.0):
+    return decide(tracked=tracked, known=tracked is not None, status=status, image=image or {"image_id": "i"},
+                  mode=Mode.NORMAL, now=now, max_age_s=86400, stall_after_s=stall_after_s)
+
+
+def test_stalled_once_then_the_final_event_still_comes() -> None:
+    tracked = Tracked(GENERATING, NOW - 100, seq=1)
+    assert not decide_at(tracked, GENERATING, NOW + 799).emit  # 899 s in progress
+    stalled = decide_at(tracked, GENERATING, NOW + 801)
+    assert stalled.emit and stalled.kind == "stalled" and stalled.status == GENERATING
+    assert stalled.track == Tracked(GENERATING, NOW - 100, seq=1, stalled=True) and stalled.seq == 1
+    assert stalled.age_s == pytest.approx(901)
+    # Not repeated at the next polls, nor after another status change.
+    assert not decide_at(stalled.track, GENERATING, NOW + 5000).emit
+    later = decide_at(stalled.track, Status("PROCESSING", 10, False), NOW + 5001)
+    assert later.emit and later.kind is None and later.track is not None and later.track.stalled
+    assert not decide_at(later.track, Status("PROCESSING", 10, False), NOW + 6000).emit
+    done = decide_at(later.track, COMPLETED, NOW + 6001)
+    assert done.emit and done.kind is None and done.track is None and done.timing is not None
+
+
+def test_stall_counts_from_the_upstream_creation_and_needs_no_status() -> None:
+    tracked = Tracked(QUEUED, NOW, seq=1)
+    born = {"image_id": "i", "created_at": datetime.fromtimestamp(NOW - 1000, tz=UTC).isoformat()}
+    assert decide_at(tracked, QUEUED, NOW + 1, born).kind == "stalled"
+    # An answer without a status (a video's lookup 404) still lets time run.
+    assert decide_at(tracked, NO_INFORMATION, NOW + 901).kind == "stalled"
+    assert not decide_at(tracked, QUEUED, NOW + 901, stall_after_s=None).emit
+
+
+def test_timing_of_a_final_event_from_statuses_seen() -> None:
+    tracked = Tracked(GENERATING, NOW, seq=2, queued_at=NOW, generating_at=NOW + 20)
+    done = decide_at(tracked, COMPLETED, NOW + 50)
+    assert done.timing == {"queued_s": 20.0, "generating_s": 30.0, "total_s": 50.0}
+
+
+def test_tracked_state_with_marks_round_trips() -> None:
+    tracked = Tracked(GENERATING, 12.0, seq=3, stalled=True, queued_at=12.5, generating_at=20.25, created=11.0)
+    assert Tracked.load(tracked.dump()) == tracked
+    assert Tracked.load('["QUEUED",5,12,1]') == Tracked(QUEUED, 12.0, seq=1)  # written by an older version

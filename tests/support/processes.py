@@ -35,7 +35,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
     for key, value in settings:
         plain = _plain(value)
-        if key == "accounts":
+        if key in ("accounts", "media"):
             plain = ",".join(plain)
         elif isinstance(plain, list | dict):
             plain = json.dumps(plain)

@@ -55,3 +55,17 @@ def test_new_upstream_name_is_kept_but_not_a_known_status() -> None:
 
 def test_status_key_distinguishes_unknown_codes() -> None:
     assert resolve({"image_status": 3}).key != resolve({"image_status": 4}).key
+
+
+def test_videos_have_their_own_fields_and_table() -> None:
+    from notifier.upstream.media import VIDEOS
+
+    assert resolve({"video_status": 10}, VIDEOS) == Status("GENERATING", 10, False)
+    assert resolve({"video_status": 1, "video_status_name": "COMPLETED", "video_status_final": True}, VIDEOS).final
+    # The upstream marks QUEUED final for videos: not trusted.
+    queued = resolve({"video_status": 5, "video_status_name": "QUEUED", "video_status_final": True}, VIDEOS)
+    assert queued == Status("QUEUED", 5, False)
+    # Undocumented codes as for images; image fields say nothing of a video.
+    assert resolve({"video_status": 7}, VIDEOS) == Status("MODERATED", 7, True)
+    assert resolve({"video_status": 6}, VIDEOS) == Status("UNKNOWN", 6, False)
+    assert not resolve({"image_status": 1}, VIDEOS).informative

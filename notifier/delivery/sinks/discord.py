@@ -67,8 +67,14 @@ def build_message(event: Event, title_template: str | None = None, text_template
         ],
         "footer": {"text": cut(p.image_id, FOOTER_MAX)},
     }
+    link = p.link_url or (p.image_url if p.noun == "image" else None)
+    if p.kind == "completed" and link and len(link) <= URL_MAX:
+        # Plain webhooks cannot send buttons: the title links to the file, and a field says so.
+        embed["url"] = link
+        markdown = f"[{p.link_label}]({link})"
+        if p.noun == "video" and utf16_len(markdown) <= FIELD_VALUE_MAX and len(embed["fields"]) < FIELDS_MAX:
+            embed["fields"].append({"name": "Video", "value": markdown, "inline": False})
     if p.kind == "completed" and p.image_url and len(p.image_url) <= URL_MAX:
-        embed["url"] = p.image_url
         embed["image"] = {"url": p.image_url}
     _fit(embed)
     return {"username": "PixVerse notifier", "embeds": [embed], "allowed_mentions": {"parse": []}}

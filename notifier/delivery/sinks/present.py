@@ -15,15 +15,22 @@ from notifier.upstream.clean import clean_text
 
 CUT_MARK = "… (cut)"
 
+_STYLES: dict[str, tuple[str, str, int]] = {
+    # event type after the noun: (title after the noun, emoji, colour)
+    "completed": ("completed", "✅", 0x2EB67D),
+    "moderated": ("moderated", "⚠️", 0xECB22E),
+    "failed": ("failed", "❌", 0xE01E5A),
+    "deleted": ("deleted", "🗑️", 0x868686),
+    "unknown": ("in an unknown status", "❔", 0x868686),
+    "stalled": ("stalled", "🐢", 0xECB22E),
+    "expired": ("no longer followed", "⌛", 0x868686),
+}
 _STYLE: dict[str, tuple[str, str, int]] = {
-    # event type: (title, emoji, colour)
-    "image.completed": ("Image completed", "✅", 0x2EB67D),
-    "image.moderated": ("Image moderated", "⚠️", 0xECB22E),
-    "image.failed": ("Image failed", "❌", 0xE01E5A),
-    "image.deleted": ("Image deleted", "🗑️", 0x868686),
-    "image.unknown": ("Image in an unknown status", "❔", 0x868686),
+    f"{noun}.{kind}": (f"{noun.capitalize()} {title}", emoji, color)
+    for noun in ("image", "video") for kind, (title, emoji, color) in _STYLES.items()
 }
 _PROGRESS = ("⏳", 0x36C5F0)
+_PROGRESS_NAMES = ("queued", "generating", "processing")
 
 
 def utf16_len(text: str) -> int:
@@ -51,9 +58,19 @@ class Presentation:
     prompt: str
     facts: list[tuple[str, str]]
     image_url: str | None
+    """A picture to show inline: the image itself, or a video's first frame (thumbnail)."""
     image_id: str
+    """The image's or video's id."""
     account: str
     timestamp: str
+    noun: str = "image"
+    """``image`` or ``video``."""
+    link_url: str | None = None
+    """What the message's button opens: the image, or the video file."""
+
+    @property
+    def link_label(self) -> str:
+        return f"Open {self.noun}"
 
 
 def _text(value: Any) -> str:
@@ -74,31 +91,52 @@ def _http_url(value: Any) -> str | None:
     return value if well_formed and value.isprintable() and " " not in value else None
 
 
+def _seconds(value: Any) -> str:
+    """A duration for people: ``42 s``, ``3 min 5 s``; empty when unknown."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 10**9:
+        return ""
+    minutes, seconds = divmod(round(value), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
 def present(event: Event) -> Presentation:
     data = event.data
-    image = data.get("image") if isinstance(data.get("image"), dict) else {}
+    noun, _, suffix = event.type.partition(".")
+    noun = noun if noun in ("image", "video") else "image"
+    image = data.get(noun) if isinstance(data.get(noun), dict) else {}
     assert isinstance(image, dict)
     status = _text(data.get("status")).lower() or "unknown"
-    title, emoji, color = _STYLE.get(event.type, (f"Image {status}", *_PROGRESS))
+    title, emoji, color = _STYLE.get(event.type, (f"{noun.capitalize()} {status}", *_PROGRESS))
     width, height = _text(image.get("output_width")), _text(image.get("output_height"))
+    timing = data.get("timing") if isinstance(data.get("timing"), dict) else {}
+    assert isinstance(timing, dict)
     facts = [
         ("Model", _text(image.get("model"))),
         ("Quality", _text(image.get("quality"))),
         ("Aspect ratio", _text(image.get("aspect_ratio"))),
         ("Size", f"{width}×{height}" if width and height else ""),
         ("Seed", _text(image.get("seed"))),
+        ("Duration", f"{_text(image.get('duration'))} s" if _text(image.get("duration")) else ""),
+        ("Generation time", _seconds(timing.get("total_s"))),
         ("Account", _text(data.get("email"))),
     ]
-    if event.type == "image.unknown":
+    if suffix == "unknown":
         facts.append(("Status code", _text(data.get("status_code"))))
-    if event.type == "image.completed":
+    if suffix in ("stalled", "expired"):
+        facts.append(("Status", _text(data.get("status"))))
+        facts.append(("In progress for", _seconds(data.get("in_progress_s"))))
+    if suffix == "completed":
         kind = "completed"
-    elif event.type in ("image.moderated", "image.failed"):
+    elif suffix in ("moderated", "failed", "stalled"):
         kind = "warning"
-    elif event.type in ("image.queued", "image.generating", "image.processing"):
+    elif suffix in _PROGRESS_NAMES:
         kind = "progress"
     else:
         kind = "other"
+    picture = data.get("thumbnail_url") if noun == "video" else data.get("image_url")
     return Presentation(
         kind=kind,
         title=title,
@@ -106,8 +144,10 @@ def present(event: Event) -> Presentation:
         color=color,
         prompt=_text(image.get("prompt")),
         facts=[(label, value) for label, value in facts if value],
-        image_url=_http_url(data.get("image_url")),
-        image_id=_text(data.get("image_id")),
+        image_url=_http_url(picture),
+        image_id=_text(data.get(f"{noun}_id")),
         account=_text(data.get("email")),
         timestamp=_text(event.timestamp),
+        noun=noun,
+        link_url=_http_url(data.get(f"{noun}_url")),
     )

@@ -48,8 +48,14 @@ FALLBACK_TEXT_MAX = 300
 INLINE_FORMATS = (".png", ".jpg", ".jpeg", ".gif")
 _IMAGE_REFUSALS = ("invalid_blocks", "downloading image failed", "invalid_image")
 _WARNINGS = {
-    "image.moderated": ":warning: *PixVerse's moderation blocked this image.*",
-    "image.failed": ":x: *PixVerse could not generate this image.*",
+    f"{noun}.{kind}": text.format(noun=noun)
+    for noun in ("image", "video")
+    for kind, text in (
+        ("moderated", ":warning: *PixVerse's moderation blocked this {noun}.*"),
+        ("failed", ":x: *PixVerse could not generate this {noun}.*"),
+        ("stalled", ":turtle: *This {noun} is taking much longer than usual; it is still followed.*"),
+        ("expired", ":hourglass: *This {noun} never finished; it is no longer followed.*"),
+    )
 }
 
 
@@ -77,7 +83,8 @@ def build_message(event: Event, *, with_image: bool = True, title_template: str 
         text = {"type": "mrkdwn", "text": cut(rendered, SECTION_TEXT_MAX)}
         summary = f"{escape(title)}: {rendered}"
     blocks.append({"type": "section", "text": text})
-    facts = p.facts if p.kind == "completed" else [f for f in p.facts if f[0] in ("Account", "Status code")]
+    facts = p.facts if p.kind == "completed" else [
+        f for f in p.facts if f[0] in ("Account", "Status code", "Status", "In progress for")]
     if facts:
         blocks.append({
             "type": "section",
@@ -86,18 +93,22 @@ def build_message(event: Event, *, with_image: bool = True, title_template: str 
                 for label, value in facts[:FIELDS_MAX]
             ],
         })
-    url = p.image_url if p.image_url and len(p.image_url) <= URL_MAX else None
-    if p.kind == "completed" and url:
-        if with_image and shows_inline(url):
+    picture = p.image_url if p.image_url and len(p.image_url) <= URL_MAX else None
+    # An image's button opens the image; a video's opens the video file, its first frame shown when given.
+    url = (p.link_url or (picture if p.noun == "image" else None))
+    url = url if url and len(url) <= URL_MAX else None
+    if p.kind == "completed" and (url or picture):
+        if with_image and picture and shows_inline(picture):
             blocks.append({
                 "type": "image",
-                "image_url": url,
-                "alt_text": cut(p.prompt or "generated image", ALT_TEXT_MAX),
+                "image_url": picture,
+                "alt_text": cut(p.prompt or f"generated {p.noun}", ALT_TEXT_MAX),
             })
-        blocks.append({
-            "type": "actions",
-            "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open image"}, "url": url}],
-        })
+        if url:
+            blocks.append({
+                "type": "actions",
+                "elements": [{"type": "button", "text": {"type": "plain_text", "text": p.link_label}, "url": url}],
+            })
     context = f"{escape(p.image_id)} · {escape(p.timestamp)}"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(context, SECTION_TEXT_MAX)}]})
     return {"text": cut(summary, FALLBACK_TEXT_MAX), "blocks": blocks[:BLOCKS_MAX]}

@@ -88,3 +88,20 @@ def redis_url_secrets(url: str) -> list[str]:
     except ValueError:
         return []
     return [s for v in found if v for s in {v, unquote(v), unquote_plus(v)}]
+
+
+def json_setting(value: Any, shape: type, what: str) -> Any:
+    """A JSON setting's text decoded and checked to be a ``shape`` (empty text: an empty one); other values
+    pass through. Errors never quote the value (it may hold secrets)."""
+    if isinstance(value, str):
+        if not value.strip():
+            return shape()
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+        except RecursionError:
+            raise ValueError("is JSON nested too deeply") from None
+        if not isinstance(value, shape):
+            raise ValueError(f"must be a JSON {what}")
+    return value

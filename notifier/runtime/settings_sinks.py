@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
+from notifier.runtime.checks import json_setting
 from notifier.runtime.settings_base import SettingsGroup
 from notifier.runtime.sink_config import (
     DiscordConfig,
@@ -26,21 +26,6 @@ from notifier.runtime.sink_config_chat import (
     check_slack_token,
     split_apprise_urls,
 )
-
-
-def _json(value: Any, shape: type, what: str) -> Any:
-    if isinstance(value, str):
-        if not value.strip():
-            return shape()
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
-        except RecursionError:
-            raise ValueError("is JSON nested too deeply") from None
-        if not isinstance(value, shape):
-            raise ValueError(f"must be a JSON {what}")
-    return value
 
 
 class SinkSettings(SettingsGroup):
@@ -84,12 +69,12 @@ class SinkSettings(SettingsGroup):
     @field_validator("webhooks", "slack_webhooks", "discord_webhooks", "apprise_sinks", "slack_bots", mode="before")
     @classmethod
     def _sink_lists(cls, value: Any) -> Any:
-        return _json(value, list, 'list of {"url", ...} objects')
+        return json_setting(value, list, 'list of {"url", ...} objects')
 
     @field_validator("webhook_headers", mode="before")
     @classmethod
     def _header_object(cls, value: Any) -> Any:
-        return _json(value, dict, 'object {"Header-Name": "value"}')
+        return json_setting(value, dict, 'object {"Header-Name": "value"}')
 
     @field_validator("webhook_headers")
     @classmethod

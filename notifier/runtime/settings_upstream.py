@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from notifier.errors import ConfigError
-from notifier.runtime.checks import check_upstream_url
+from notifier.runtime.checks import check_upstream_url, json_setting
 from notifier.runtime.setting_errors import ENV_PREFIX
 from notifier.runtime.settings_base import SettingsGroup
 from notifier.runtime.source_config import SourceConfig, check_account_emails, check_token
@@ -85,18 +84,7 @@ class UpstreamSettings(SettingsGroup):
     @field_validator("sources", mode="before")
     @classmethod
     def _sources(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if not value.strip():
-                return []
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
-            except RecursionError:
-                raise ValueError("is JSON nested too deeply") from None
-            if not isinstance(value, list):
-                raise ValueError('must be a JSON list of {"name", "token", "base_url", "accounts"} objects')
-        return value
+        return json_setting(value, list, 'list of {"name", "token", "base_url", "accounts"} objects')
 
     @field_validator("sources")
     @classmethod

@@ -71,15 +71,15 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}{port}/…"
 
 
-def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: str) -> SinkResponse:
-    """POST once, never following redirects; any failure leaves as a DeliveryError that names no URL.
-
-    Only the first SINK_ANSWER_MAX bytes of the answer are read; the rest is left unread."""
-    started = time.monotonic()
+def post_capped(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], timeout_s: float, *,
+                what: str) -> tuple[httpx.Response, bytes]:
+    """POST once, never following redirects; the response and the first SINK_ANSWER_MAX bytes of its body
+    (the rest is left unread). Any failure leaves as a DeliveryError that names no URL."""
     try:
-        with client.stream("POST", request.url, content=request.body, headers=request.headers, timeout=timeout_s,
+        with client.stream("POST", url, content=body, headers=headers, timeout=timeout_s,
                            follow_redirects=False) as response:
             answer, _ = read_capped(response.iter_bytes(), SINK_ANSWER_MAX)
+            return response, answer
     except httpx.TimeoutException as exc:
         raise DeliveryError(f"{what}: timed out after {timeout_s:g} s", retryable=True) from exc
     except httpx.TransportError as exc:
@@ -87,6 +87,12 @@ def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: 
         if denied is not None:
             raise DeliveryError(f"{what}: {denied}", retryable=False) from exc
         raise DeliveryError(f"{what}: could not connect ({type(exc).__name__})", retryable=True) from exc
+
+
+def post(client: httpx.Client, request: SinkRequest, timeout_s: float, *, what: str) -> SinkResponse:
+    """POST once (:func:`post_capped`) and judge the answer by the retry table."""
+    started = time.monotonic()
+    response, answer = post_capped(client, request.url, request.body, request.headers, timeout_s, what=what)
     elapsed = time.monotonic() - started
     text = answer.decode(response.encoding or "utf-8", errors="replace")[:300]
     outcome = classify(response.status_code)

@@ -32,10 +32,8 @@ import httpx
 import redis
 
 from notifier.backoff import parse_retry_after
-from notifier.bounds import SINK_ANSWER_MAX, read_capped
-from notifier.delivery.egress import denial_of
 from notifier.delivery.retry_table import Outcome, classify, slack_api_status
-from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, ThreadPlan, json_text
+from notifier.delivery.sinks.base import USER_AGENT, SinkRequest, SinkResponse, ThreadPlan, json_text, post_capped
 from notifier.delivery.sinks.slack import build_message
 from notifier.errors import DeliveryError
 from notifier.upstream.clean import clean_text
@@ -76,17 +74,8 @@ def call(client: httpx.Client, request: SinkRequest, method: str, payload: dict[
          timeout_s: float) -> dict[str, Any]:
     """One Web API call; its ``{"ok": true, ...}`` answer, or a DeliveryError judged by the retry table."""
     what = f"slack_bot: {method}"
-    try:
-        with client.stream("POST", f"{request.url}/{method}", content=json_text(payload).encode(),
-                           headers=request.headers, timeout=timeout_s, follow_redirects=False) as response:
-            answer, _ = read_capped(response.iter_bytes(), SINK_ANSWER_MAX)
-    except httpx.TimeoutException as exc:
-        raise DeliveryError(f"{what}: timed out after {timeout_s:g} s", retryable=True) from exc
-    except httpx.TransportError as exc:
-        denied = denial_of(exc)
-        if denied is not None:
-            raise DeliveryError(f"{what}: {denied}", retryable=False) from exc
-        raise DeliveryError(f"{what}: could not connect ({type(exc).__name__})", retryable=True) from exc
+    response, answer = post_capped(client, f"{request.url}/{method}", json_text(payload).encode(), request.headers,
+                                   timeout_s, what=what)
     answered_at = time.time()
     retry_after = parse_retry_after(response.headers.get("retry-after"), answered_at)
     status = response.status_code

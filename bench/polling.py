@@ -104,13 +104,14 @@ def requests_per_cycle(redis_url: str, finished: int, active: int, page_size: in
     return steady, max(1, math.ceil((finished + active) / page_size))
 
 
-def cycle_over_accounts(redis_url: str, accounts: int, repeats: int) -> list[float]:
-    """Seconds for one poll of every account (after their first poll), ``repeats`` times."""
+def cycle_over_accounts(redis_url: str, accounts: int, repeats: int, media: str = "images,videos") -> list[float]:
+    """Seconds for one poll of every account (after their first poll), ``repeats`` times; one request per
+    account and medium watched (``NOTIFIER_MEDIA``)."""
     emails = [f"user{n}@example.com" for n in range(accounts)]
     prefix = f"cycle{random.randrange(10**9)}"
     with simulator_process(TOKEN, accounts, 3) as sim_url:
         settings = Settings(_env_file=None, useapi_token=TOKEN, useapi_base_url=sim_url, accounts=",".join(emails),
-                            redis_url=redis_url, key_prefix=prefix, queue_name=prefix)
+                            redis_url=redis_url, key_prefix=prefix, queue_name=prefix, media=media)
         client = redis.Redis.from_url(redis_url)
         upstream = UpstreamClient(sim_url, TOKEN, timeout_s=10, max_connections=settings.poll_concurrency * 2)
         poller = Poller(settings, upstream, build_tracker(settings, client), client)

@@ -54,7 +54,7 @@ from notifier.runtime.redact import Redactor
 from notifier.runtime.settings import Settings
 from workers.executions import LenientExecutionRegistry
 from workers.ops import start_ops
-from workers.scheduler import NotBeforeScheduler
+from workers.scheduler import NotBeforeScheduler, listen_for_stop_in_child, stop_scheduler_process
 from workers.signals import stop_event_on_signals
 
 log = logging.getLogger(__name__)
@@ -177,6 +177,10 @@ class DeliveryWorker(SimpleWorker):
         finally:
             self.scheduler.release_locks()  # type: ignore[no-untyped-call]
             self.scheduler.register_death()
+
+    def stop_scheduler(self) -> None:
+        # RQ's sends one SIGTERM, which a child not yet listening loses, and then waits for it forever.
+        stop_scheduler_process(self.scheduler._process if self.scheduler is not None else None)
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         if job.timeout is None or job.timeout < 0:
@@ -304,7 +308,9 @@ def recovery_bound_s(settings: Settings) -> int:
 @functools.cache
 def _scheduler_dies_with_worker() -> None:
     # RQ's scheduler runs in a forked child, which keeps the scheduler lock for a minute after it is gone:
-    # it gets SIGTERM (and releases the lock) when this process dies, even by SIGKILL.
+    # it gets SIGTERM (and releases the lock) when this process dies, even by SIGKILL. Its stop handler goes
+    # first: a SIGTERM it gets before its loop starts (this one included) must stop it, not be lost.
+    os.register_at_fork(after_in_child=listen_for_stop_in_child)
     os.register_at_fork(after_in_child=dies_with_this_process(signal.SIGTERM))
 
 

@@ -11,7 +11,11 @@ jobs without a ``not_before`` are enqueued as RQ does.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
+from multiprocessing.process import BaseProcess
 
 from rq.job import Job
 from rq.queue import Queue
@@ -22,12 +26,45 @@ from notifier.delivery.policy import not_before_of, wait_left_s
 
 PASS_S = 0.2
 """Seconds between two passes over the scheduled registry (RQ's: 1 s, its heartbeat interval)."""
+STOP_RESEND_S = 0.5
+"""While the scheduler child has not exited, its stop signal is sent again this often."""
+STOP_KILL_AFTER_S = 10.0
+"""A scheduler child still running this long after its first stop signal is killed (SIGKILL)."""
+
+
+def stop_scheduler_process(process: BaseProcess | None, *, resend_s: float = STOP_RESEND_S,
+                           kill_after_s: float = STOP_KILL_AFTER_S) -> None:
+    """Stop the worker's scheduler child and wait for it, for a bounded time.
+
+    RQ 2.12 sends one SIGTERM and joins with no timeout. A SIGTERM that reaches the child before it has
+    installed its own handler is lost: CPython clears the signals that arrived before its after-fork
+    clean-up, and until the scheduler's loop starts the child runs the handler it inherited (the worker's
+    early-stop flag), which does not stop it. On a loaded machine the child is often not yet scheduled when
+    a worker asked to stop just after starting sends it, and the worker then waited for it forever. Here the
+    signal is sent again every ``resend_s`` until the child exits; one that still runs after ``kill_after_s``
+    is killed (its scheduler lock then lapses by itself, a minute later: RQ's lock TTL).
+    """
+    if process is None or process.pid is None:
+        return
+    deadline = time.monotonic() + kill_after_s
+    while process.exitcode is None:
+        with contextlib.suppress(OSError):  # already gone: join reaps it
+            os.kill(process.pid, signal.SIGTERM)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGKILL)
+            process.join()
+            return
+        process.join(min(resend_s, left))
 
 
 class NotBeforeScheduler(RQScheduler):
     def work(self) -> None:
         """RQ 2.12's loop: a heartbeat (and the locks) every ``interval`` (1 s), a pass every ``PASS_S``."""
         self._install_signal_handlers()  # type: ignore[no-untyped-call]
+        if _stop_before_work:
+            self._stop_requested = True  # a stop signal came between the fork and the line above
         self.register_birth()
         passes = max(1, round(self.interval / PASS_S))
         while not self._stop_requested:
@@ -62,3 +99,21 @@ class NotBeforeScheduler(RQScheduler):
                     registry.remove(job_id, pipeline=pipeline)
                 pipeline.execute()
         self._status = self.Status.STARTED
+
+
+_stop_before_work = False
+
+
+def _note_stop_before_work(_signum: int, _frame: object) -> None:
+    global _stop_before_work
+    _stop_before_work = True
+
+
+def listen_for_stop_in_child() -> None:
+    """Run in the forked scheduler child (an after-fork hook): a SIGTERM or SIGINT that comes before its loop
+    installs RQ's handlers stops it once the loop starts, instead of running the handler it inherited from
+    the worker (the worker's early-stop flag, or RQ's worker shutdown when the scheduler is restarted)."""
+    global _stop_before_work
+    _stop_before_work = False
+    signal.signal(signal.SIGTERM, _note_stop_before_work)
+    signal.signal(signal.SIGINT, _note_stop_before_work)

@@ -12,6 +12,7 @@ jobs without a ``not_before`` are enqueued as RQ does.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import time
@@ -23,6 +24,8 @@ from rq.scheduler import RQScheduler
 from rq.utils import current_timestamp
 
 from notifier.delivery.policy import not_before_of, wait_left_s
+
+log = logging.getLogger(__name__)
 
 PASS_S = 0.2
 """Seconds between two passes over the scheduled registry (RQ's: 1 s, its heartbeat interval)."""
@@ -47,16 +50,22 @@ def stop_scheduler_process(process: BaseProcess | None, *, resend_s: float = STO
     if process is None or process.pid is None:
         return
     deadline = time.monotonic() + kill_after_s
+    sent = 0
     while process.exitcode is None:
         with contextlib.suppress(OSError):  # already gone: join reaps it
             os.kill(process.pid, signal.SIGTERM)
+        sent += 1
         left = deadline - time.monotonic()
         if left <= 0:
+            log.warning("worker: the scheduler child (pid %d) did not stop within %.0f s; killed", process.pid,
+                        kill_after_s)
             with contextlib.suppress(OSError):
                 os.kill(process.pid, signal.SIGKILL)
             process.join()
             return
         process.join(min(resend_s, left))
+    if sent > 1:
+        log.info("worker: the scheduler child stopped after %d stop signals (it missed the first)", sent)
 
 
 class NotBeforeScheduler(RQScheduler):

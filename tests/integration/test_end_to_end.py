@@ -132,6 +132,10 @@ def test_sigterm_stops_poller_and_worker_cleanly(stack: Callable[..., Stack]) ->
     wait_until(lambda: len(Worker.all(queue=queue)) == 1, 20, "the worker to listen")
     for proc in (poller, worker):
         proc.popen.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
     assert poller.wait(15) == 0
+    print(f"poller stopped {time.monotonic() - signalled:.2f} s after SIGTERM")
+    # An idle worker that was just starting its scheduler child once waited for that child forever.
     assert worker.wait(15) == 0
+    print(f"worker stopped {time.monotonic() - signalled:.2f} s after SIGTERM")
     assert "poller stopped" in poller.output()

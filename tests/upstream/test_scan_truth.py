@@ -205,13 +205,19 @@ def test_a_new_image_without_a_status_is_announced_once_it_has_one(world: World)
     assert announced(world.scan()) == [(image, "image.completed")]
 
 
-def test_a_lookup_answering_an_error_body_is_no_event(world: World) -> None:
+def tracked_below_the_first_page(world: World) -> str:
+    """An image in progress, tracked, then pushed below the first page: later polls look it up."""
     world.scan()
     image = world.state.add_image(A, 9)
     world.scan()
     for _ in range(50):  # a page of finished images: the tracked one is looked up, not paged to
         world.state.add_image(A, 1)
     world.scan()
+    return image
+
+
+def test_a_lookup_answering_an_error_body_is_no_event(world: World) -> None:
+    image = tracked_below_the_first_page(world)
     world.state.inject(200, {"error": "Temporary failure", "code": 500}, path_contains="/images/user")
     result = world.scan()
     assert result.lookups == 1 and result.events == []
@@ -221,12 +227,7 @@ def test_a_lookup_answering_an_error_body_is_no_event(world: World) -> None:
 
 def test_only_a_deleted_404_is_a_deletion(world: World) -> None:
     # Case 5: any 404 on a lookup was taken as a deletion.
-    world.scan()
-    image = world.state.add_image(A, 9)
-    world.scan()
-    for _ in range(50):  # a page of finished images: the tracked one is looked up, not paged to
-        world.state.add_image(A, 1)
-    world.scan()
+    image = tracked_below_the_first_page(world)
     world.state.inject(404, {"error": "Configuration not found", "code": 404}, path_contains="/images/user")
     assert world.scan().events == []
     world.state.delete(image)

@@ -110,3 +110,59 @@ def test_an_event_keeps_its_last_attempts_up_to_the_cap(real_redis: redis.Redis)
     assert MAX_ATTEMPTS_PER_EVENT <= len(fields) < MAX_ATTEMPTS_PER_EVENT + 20
     assert fields[-1].startswith(f"attempt:{now + MAX_ATTEMPTS_PER_EVENT + 29:.3f}")
     assert not any(f.startswith(f"attempt:{now:.3f}") for f in fields)  # the oldest went first
+
+
+def test_a_flush_of_several_script_calls_keeps_every_event_and_each_sinks_health(real_redis: redis.Redis) -> None:
+    from notifier.delivery.attempt_log import PER_CALL
+    from notifier.errors import DeliveryError
+
+    keys = Keys("calls")
+    log = AttemptLog(real_redis, keys, ttl_s=600, max_events=1000, background=False)
+    now = time.time()
+    count = PER_CALL * 2 + 7
+    tries = []
+    for n in range(count):
+        payload = {"type": "image.completed", "timestamp": "x", "data": {"image_id": f"i{n}"}}
+        failed = n % 5 == 3
+        sink = "a" if n % 2 else "b"
+        error = DeliveryError(f"HTTP 400 from {sink}", retryable=False, status_code=400) if failed else None
+        tries.append((build_attempt(event_id=f"e{n}", payload=payload, sink=sink, now=now + n,
+                                    status=None if failed else 200, error=error), payload))
+    log.record(tries)
+    assert real_redis.zcard(keys.logged_events()) == count
+    assert all(real_redis.exists(keys.item_timeline(f"i{n}")) for n in range(count))
+    for sink in ("a", "b"):
+        mine = [n for n in range(count) if (n % 2 == 1) == (sink == "a")]
+        delivered, failed = [n for n in mine if n % 5 != 3], [n for n in mine if n % 5 == 3]
+        health = {k.decode(): v.decode() for k, v in real_redis.hgetall(keys.sink_health(sink)).items()}
+        # The latest of each, whichever script call of the flush it was in.
+        assert float(health["last_success_at"]) == pytest.approx(now + max(delivered), abs=0.002)
+        assert float(health["last_failure_at"]) == pytest.approx(now + max(failed), abs=0.002)
+        assert health["last_error"] == f"HTTP 400 from {sink}"
+        assert sorted(m.decode() for m in real_redis.zrange(keys.sink_failed(sink), 0, -1)) == sorted(
+            f"e{n}" for n in failed)
+    # A later success of a failed event (a replay) takes it out of the sink's failed set.
+    payload = tries[3][1]
+    log.record([(build_attempt(event_id="e3", payload=payload, sink="a", now=now + count, status=200), payload)])
+    assert real_redis.zscore(keys.sink_failed("a"), "e3") is None
+
+
+def test_odd_text_and_big_numbers_are_recorded_and_read_back(world: World) -> None:
+    from notifier.ops.inspect import Inspector
+
+    keys = Keys(world.settings.key_prefix)
+    log = AttemptLog(world.redis, keys, ttl_s=600, max_events=100, background=False)
+    # Upstream text is made valid at the boundary; a lone surrogate that comes another way must not cost the
+    # log the other attempts of its script call.
+    payload = {"type": "image.completed", "timestamp": "2026-12-01T00:00:00Z",
+               "data": {"image_id": "i\udcff", "prompt": "caf\u00e9 \U0001f3a8 \u201cquoted\u201d", "big": 2**70}}
+    plain = {"type": "image.completed", "timestamp": "2026-12-01T00:00:01Z", "data": {"image_id": "j"}}
+    log.record([(build_attempt(event_id="odd", payload=payload, sink="hook", now=time.time(), status=200), payload),
+                (build_attempt(event_id="plain", payload=plain, sink="hook", now=time.time(), status=200), plain)])
+    inspector = Inspector(world.settings, world.redis)
+    found = inspector.event("odd")
+    assert found is not None and inspector.event("plain") is not None
+    data = found["payload"]["data"]
+    assert data["prompt"] == "caf\u00e9 \U0001f3a8 \u201cquoted\u201d" and data["big"] == 2**70
+    assert data["image_id"] == "i?" and found["item_id"] == "i?"
+    assert [(a["sink"], a["outcome"]) for a in found["attempts"]] == [("hook", "delivered")]

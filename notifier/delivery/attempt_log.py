@@ -7,17 +7,18 @@ pays for building the records, not for a Redis round trip. What has not been wri
 ends is written at its normal exit; a worker killed by SIGKILL loses at most the last ``FLUSH_EVERY_S`` of
 its log (its deliveries are unaffected). While Redis does not answer, at most ``BUFFER_MAX`` attempts wait.
 
-The writes run in Redis, as one Lua script call per flush: the worker serializes the records and sends
-them (one argument per attempt), Redis does the dozen writes each needs. Measured per attempt on a loaded
-2-core machine: building the record 5-13 us (the delivery path), serializing and packing it 35-40 us
-(this thread), and the script's round trip 45-65 us of waiting; as pipelined commands it was about 50 us
-to queue and 90 us to execute.
+The writes run in Redis, as one Lua script call per ``PER_CALL`` attempts: the worker serializes each
+record and its event's document (orjson), Redis does the writes. What they cost is what a delivery pays:
+the script's Redis time competes with the dispatcher for the machine, so the common case, an event's first
+attempt, is one command (``SET NX EX``), and everything that can be is written once per call.
 
-Layout (keys in :mod:`notifier.state.keys`; the script is given their templates): one hash per event (its
-document with the payload, each sink's last outcome, each attempt), an index of events by detection time
-capped at ``NOTIFIER_ATTEMPT_LOG_MAX_EVENTS``, one timeline per item, and per sink its failed-for-good
-events, its failures of the last hour and its last success and failure. Every key expires after
-``NOTIFIER_ATTEMPT_LOG_TTL_S``. Reading it is :mod:`notifier.ops.inspect`'s job.
+Layout (keys in :mod:`notifier.state.keys`; the script is given their templates): one string per event
+(its document with the payload, then one line per attempt; the last ``MAX_ATTEMPTS_PER_EVENT`` kept), an
+index of events by detection time capped at ``NOTIFIER_ATTEMPT_LOG_MAX_EVENTS``, one hash per day of
+detection holding each item's events (its timeline), and per sink its failed-for-good events, its failures
+of the last hour and its last success and failure. Every key expires after ``NOTIFIER_ATTEMPT_LOG_TTL_S``
+(a day's timelines that long after the day ends). Entries written before 2026-12-01, one hash per event and
+a sorted set per item, are still read until they expire. Reading it is :mod:`notifier.ops.inspect`'s job.
 """
 
 from __future__ import annotations
@@ -49,9 +50,12 @@ PER_CALL = 50
 """Attempts per script call. Redis runs nothing else while a script runs, and the dispatcher waits on Redis for
 its outbox: 500 attempts held it for 15-25 ms; 50 hold it for about 2 ms (a flush pipelines its calls)."""
 BUFFER_MAX = 50_000
-DOC = "doc"
-OUTCOME = "outcome:"
-ATTEMPT = "attempt:"
+DAY_S = 86400
+"""The timelines (item -> its events) are kept in one hash per UTC day of detection."""
+LEGACY_DOC = "doc"
+LEGACY_OUTCOME = "outcome:"
+LEGACY_ATTEMPT = "attempt:"
+"""Fields of the hash an event was kept in before 2026-12-01 (read until those expire)."""
 
 
 def dumps(value: Attempt | dict[str, Any]) -> bytes:
@@ -137,14 +141,14 @@ class AttemptLog:
         """Queue the writes of ``attempts`` on ``pipe`` (a pipeline the caller executes): one script call per
         ``PER_CALL`` attempts, which does every write inside Redis (the worker only serializes)."""
         keys = self._keys
-        head: list[Any] = [self.ttl_s, self.max_events, now, FAILURE_WINDOW_S, keys.logged_events()]
-        for template in (keys.logged_event, keys.item_timeline, keys.sink_failed, keys.sink_failures,
-                         keys.sink_health):
+        head: list[Any] = [self.ttl_s, self.max_events, now, FAILURE_WINDOW_S, keys.logged_events(),
+                           MAX_ATTEMPTS_PER_EVENT, DAY_S]
+        for template in (keys.logged_event, keys.sink_failed, keys.sink_failures, keys.sink_health):
             head += template(_SLOT).split(_SLOT)
-        head.append(MAX_ATTEMPTS_PER_EVENT)
+        head += keys.logged_items(0).rsplit("0", 1)  # the key around the day's number
         for start in range(0, len(attempts), PER_CALL):
-            # Two arguments per attempt: its record and its event's document.
             args = list(head)
+            # Two arguments per attempt: its record and its event's document.
             for attempt, payload in attempts[start:start + PER_CALL]:
                 args += (dumps(attempt), dumps(event_document(payload, attempt)))
             self._script(args=args, client=pipe)
@@ -154,37 +158,42 @@ _SLOT = "\x00"
 """Where a key template (made by :class:`~notifier.state.keys.Keys`) takes its event id, item id or sink."""
 _RECORD = """
 local ttl, maxn, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local window, index, keep = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[16])
-local evh, evt, ith, itt, fdh, fdt, fsh, fst, hlh, hlt = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11],
-  ARGV[12], ARGV[13], ARGV[14], ARGV[15]
-local sinks, indexed = {}, {}
-for i = 17, #ARGV, 2 do
+local window, index, keep, day_s = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local evh, evt, fdh, fdt, fsh, fst, hlh, hlt, dyh, dyt = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12],
+  ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17]
+local sinks, indexed, days = {}, {}, {}
+for i = 18, #ARGV, 2 do
   local record, doc = ARGV[i], ARGV[i + 1]
   local r = cjson.decode(record)
   local eid, sink, outcome, at, detected = r.event_id, r.sink, r.outcome, r.at, r.detected_at
   local item = (r.item_id ~= cjson.null and r.item_id) or ''
   local err = (r.error ~= cjson.null and r.error) or ''
   local ek = evh .. eid .. evt
-  -- 3 new fields: the event's first attempt (the usual case), which needs fewer writes: it has no attempts
-  -- to trim, is in no failed set, and its index and timeline entries are new.
-  local first = redis.call('HSET', ek, 'doc', doc, 'outcome:' .. sink, record,
-    'attempt:' .. string.format('%.3f', at) .. ':' .. sink, record) == 3
-  redis.call('EXPIRE', ek, ttl)
-  if not first and redis.call('HLEN', ek) > keep + 20 then
-    -- Rare (replayed again and again): drop the oldest attempts, keeping the last `keep`.
-    local attempts = {}
-    for _, field in ipairs(redis.call('HKEYS', ek)) do
-      if string.sub(field, 1, 8) == 'attempt:' then table.insert(attempts, field) end
+  -- An event's first attempt (the usual case) is one command. A call into Redis from a script costs more
+  -- than most commands it runs: the entry is one string (document, then a record a line), not a hash.
+  local first = redis.call('SET', ek, doc .. '\\n' .. record, 'NX', 'EX', ttl)
+  if first then
+    table.insert(indexed, detected)
+    table.insert(indexed, eid)
+    if item ~= '' then
+      local day = math.floor(detected / day_s)
+      local d = days[day] or {}
+      days[day] = d
+      d[item] = (d[item] and (d[item] .. ' ') or '') .. eid .. ' ' .. string.format('%.3f', detected)
     end
-    table.sort(attempts)
-    for n = 1, #attempts - keep do redis.call('HDEL', ek, attempts[n]) end
-  end
-  table.insert(indexed, detected)
-  table.insert(indexed, eid)
-  if item ~= '' then
-    local ik = ith .. item .. itt
-    redis.call('ZADD', ik, detected, eid)
-    redis.call('EXPIRE', ik, ttl)
+  else
+    local text = (redis.call('GET', ek) or doc) .. '\\n' .. record
+    local _, lines = string.gsub(text, '\\n', '')
+    if lines > keep + 20 then
+      -- Rare (replayed again and again): keep the document and the last `keep` attempts.
+      local kept, n = {}, 0
+      for line in string.gmatch(text, '[^\\n]+') do
+        n = n + 1
+        if n == 1 or n > lines + 1 - keep then table.insert(kept, line) end
+      end
+      text = table.concat(kept, '\\n')
+    end
+    redis.call('SET', ek, text, 'EX', ttl)
   end
   local s = sinks[sink] or {}
   sinks[sink] = s
@@ -197,14 +206,27 @@ for i = 17, #ARGV, 2 do
     if not s.failure or at >= s.failure then s.failure, s.error = at, err end
   end
 end
--- One ZADD for the call's events: a call into Redis from a script costs more than most commands it runs.
+-- Once per call: the index, each day's timelines, each sink's health.
 if #indexed > 0 then redis.call('ZADD', index, unpack(indexed)) end
 redis.call('ZREMRANGEBYSCORE', index, '-inf', now - ttl)
 redis.call('ZREMRANGEBYRANK', index, 0, -maxn - 1)
 redis.call('EXPIRE', index, ttl)
+for day, items in pairs(days) do
+  local until_at = (day + 1) * day_s + ttl
+  if until_at > now then
+    local dk, names, values = dyh .. day .. dyt, {}, {}
+    for name in pairs(items) do table.insert(names, name) end
+    local old = redis.call('HMGET', dk, unpack(names))
+    for n, name in ipairs(names) do
+      table.insert(values, name)
+      table.insert(values, old[n] and (old[n] .. ' ' .. items[name]) or items[name])
+    end
+    redis.call('HSET', dk, unpack(values))
+    redis.call('EXPIREAT', dk, math.ceil(until_at))
+  end
+end
 for sink, s in pairs(sinks) do
   local fd, fs, hk = fdh .. sink .. fdt, fsh .. sink .. fst, hlh .. sink .. hlt
-  -- The sink's last success and failure: one write per sink and call, not one per attempt.
   if s.success then redis.call('HSET', hk, 'last_success_at', string.format('%.3f', s.success)) end
   if s.failure then
     redis.call('HSET', hk, 'last_failure_at', string.format('%.3f', s.failure), 'last_error', s.error)

@@ -15,7 +15,7 @@ from typing import Any
 import redis
 from rq.registry import ScheduledJobRegistry
 
-from notifier.delivery.attempt_log import ATTEMPT, DOC, FAILURE_WINDOW_S, OUTCOME
+from notifier.delivery.attempt_log import DAY_S, FAILURE_WINDOW_S, LEGACY_ATTEMPT, LEGACY_DOC, LEGACY_OUTCOME
 from notifier.delivery.attempt_record import number_attempts
 from notifier.delivery.enqueue import make_queue
 from notifier.delivery.sinks import build_sinks
@@ -53,6 +53,29 @@ def _json(value: Any) -> Any:
         return json.loads(_text(value))
     except ValueError:
         return None
+
+
+def _entry(text: bytes) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
+    """An event's entry: its document's line, then a record a line (see the attempt log's layout)."""
+    doc, *lines = text.split(b"\n")
+    document = _json(doc)
+    if not isinstance(document, dict):
+        return None
+    attempts = sorted((a for line in lines if isinstance(a := _json(line), dict)),
+                      key=lambda a: float(a.get("at") or 0))
+    return document, {str(a.get("sink")): a for a in attempts}, attempts
+
+
+def _legacy_entry(fields: dict[bytes, bytes]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
+    values = {_text(k): v for k, v in fields.items()}
+    document = _json(values.pop(LEGACY_DOC, b"null"))
+    if not isinstance(document, dict):
+        return None
+    outcomes = {name.removeprefix(LEGACY_OUTCOME): o for name, v in values.items()
+                if name.startswith(LEGACY_OUTCOME) and isinstance(o := _json(v), dict)}
+    attempts = [a for name, v in sorted(values.items())
+                if name.startswith(LEGACY_ATTEMPT) and isinstance(a := _json(v), dict)]
+    return document, outcomes, sorted(attempts, key=lambda a: float(a.get("at") or 0))
 
 
 def overall(outcomes: dict[str, dict[str, Any]]) -> str:
@@ -100,19 +123,14 @@ class Inspector:
         """(document, each sink's last outcome, attempts oldest first) of each event still logged."""
         with self.redis.pipeline(transaction=False) as pipe:
             for eid in event_ids:
-                pipe.hgetall(self.keys.logged_event(eid))
+                pipe.get(self.keys.logged_event(eid))
+                pipe.hgetall(self.keys.legacy_logged_event(eid))
             raw = pipe.execute()
         found = []
-        for fields in raw:
-            values = {_text(k): v for k, v in fields.items()}
-            doc = _json(values.pop(DOC, b"null"))
-            if not isinstance(doc, dict):
-                continue  # expired between the index and here
-            outcomes = {name.removeprefix(OUTCOME): o for name, v in values.items()
-                        if name.startswith(OUTCOME) and isinstance(o := _json(v), dict)}
-            attempts = [a for name, v in sorted(values.items())
-                        if name.startswith(ATTEMPT) and isinstance(a := _json(v), dict)]
-            found.append((doc, outcomes, sorted(attempts, key=lambda a: float(a.get("at") or 0))))
+        for text, legacy in zip(raw[::2], raw[1::2], strict=True):
+            entry = _entry(text) if text is not None else _legacy_entry(legacy)
+            if entry is not None:  # else expired between the index and here
+                found.append(entry)
         return found
 
     def _load(self, event_ids: list[str]) -> list[dict[str, Any]]:
@@ -123,15 +141,19 @@ class Inspector:
         """Newest first: up to ``limit`` events passing ``wanted``, and the cursor of the next page (None: no more)."""
         if wanted.event_id is not None:
             return [e for e in self._load([wanted.event_id]) if matches(e, wanted)][:limit], None
-        index = self.keys.item_timeline(wanted.item_id) if wanted.item_id is not None else self.keys.logged_events()
         top = "+inf" if wanted.until is None else wanted.until
         bottom = "-inf" if wanted.since is None else wanted.since
+        of_item = None if wanted.item_id is None else [
+            eid for eid, at in reversed(self._item_events(wanted.item_id))
+            if (wanted.since is None or at >= wanted.since) and (wanted.until is None or at <= wanted.until)]
         page: list[dict[str, Any]] = []
         offset, scanned = cursor, 0
         filtered = any(getattr(wanted, name) is not None for name in ("account", "medium", "type", "sink", "outcome"))
         chunk = SCAN_CHUNK if filtered else limit  # unfiltered, every event read is shown
         while len(page) < limit and scanned < SCAN_MAX:
-            ids = [_text(i) for i in self.redis.zrevrangebyscore(index, top, bottom, start=offset, num=chunk)]
+            ids = of_item[offset:offset + chunk] if of_item is not None else [
+                _text(i) for i in self.redis.zrevrangebyscore(self.keys.logged_events(), top, bottom, start=offset,
+                                                              num=chunk)]
             if not ids:
                 return page, None
             for item in self._load(ids):
@@ -158,12 +180,26 @@ class Inspector:
 
     def timeline(self, item_id: str) -> list[dict[str, Any]]:
         """The events of one image or video, oldest first."""
-        ids = [_text(i) for i in self.redis.zrange(self.keys.item_timeline(item_id), 0, -1)]
-        return self._load(ids)
+        return self._load([eid for eid, _ in self._item_events(item_id)])
+
+    def _item_events(self, item_id: str) -> list[tuple[str, float]]:
+        """(event id, detected at) of one item's events still logged, oldest first."""
+        now = time.time()
+        days = range(int((now - self.settings.attempt_log_ttl_s) // DAY_S), int(now // DAY_S) + 1)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for day in days:
+                pipe.hget(self.keys.logged_items(day), item_id)
+            pipe.zrange(self.keys.legacy_item_timeline(item_id), 0, -1, withscores=True)
+            *daily, legacy = pipe.execute()
+        seen = {_text(eid): float(at) for eid, at in legacy}
+        for text in daily:
+            words = _text(text).split() if text is not None else []
+            seen.update((eid, float(at)) for eid, at in zip(words[::2], words[1::2], strict=False))
+        return sorted(seen.items(), key=lambda pair: pair[1])
 
     def payload(self, event_id: str) -> dict[str, Any] | None:
-        doc = _json(self.redis.hget(self.keys.logged_event(event_id), DOC) or b"null")
-        payload = doc.get("payload") if isinstance(doc, dict) else None
+        found = self._raw([event_id])
+        payload = found[0][0].get("payload") if found else None
         return payload if isinstance(payload, dict) else None
 
     def failed_between(self, sink: str, since: float, until: float) -> list[str]:

@@ -116,16 +116,26 @@ class Keys:
     # --- the attempt log (notifier/delivery/attempt_log.py); every key expires with the log's retention
 
     def logged_event(self, event_id: str) -> str:
-        """Hash: an event's document with its payload (``doc``, so it can be sent again), each sink's last
-        outcome (``outcome:<sink>``) and each attempt (``attempt:<time>:<sink>``), as JSON."""
-        return f"{self.prefix}:log:event:{event_id}"
+        """String: an event's document with its payload (so it can be sent again), then each attempt's record,
+        one JSON object a line."""
+        return f"{self.prefix}:log:ev:{event_id}"
 
     def logged_events(self) -> str:
         """Sorted set: event_id -> when the event was detected, capped at the log's most events."""
         return f"{self.prefix}:log:events"
 
-    def item_timeline(self, item_id: str) -> str:
-        """Sorted set: event_id -> when detected, the events of one image or video."""
+    def logged_items(self, day: int) -> str:
+        """Hash: item id -> "event_id detected_at ..." of the events detected on that UTC day (epoch day
+        number): the timeline of one image or video."""
+        return f"{self.prefix}:log:items:{day}"
+
+    def legacy_logged_event(self, event_id: str) -> str:
+        """Hash (before 2026-12-01; read only, gone within the log's retention): ``doc``, ``outcome:<sink>``,
+        ``attempt:<time>:<sink>``."""
+        return f"{self.prefix}:log:event:{event_id}"
+
+    def legacy_item_timeline(self, item_id: str) -> str:
+        """Sorted set (before 2026-12-01; read only): event_id -> when detected, of one image or video."""
         return f"{self.prefix}:log:item:{item_id}"
 
     def sink_failed(self, sink: str) -> str:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from notifier.delivery.attempt_log import AttemptLog
+from notifier.delivery.attempt_log import DAY_S, AttemptLog
 from notifier.delivery.attempt_record import build_attempt
 from notifier.delivery.context import install
 from notifier.runtime.settings import Settings
@@ -48,7 +50,8 @@ def test_every_try_of_single_jobs_is_recorded_and_every_key_expires(world: World
     keys = [k.decode() for k in world.redis.keys(f"{world.settings.key_prefix}:log:*")]
     assert len(keys) >= 5
     for key in keys:
-        assert 0 < world.redis.ttl(key) <= 600, key
+        # A day's timelines stay until the retention has passed for the last event of that day.
+        assert 0 < world.redis.ttl(key) <= 600 + (DAY_S if ":log:items:" in key else 0), key
 
 
 def test_a_batch_job_records_each_of_its_deliveries_in_one_call(world: World) -> None:
@@ -98,23 +101,31 @@ def test_the_background_thread_writes_what_the_jobs_recorded(real_redis: redis.R
 
 def test_an_event_keeps_its_last_attempts_up_to_the_cap(real_redis: redis.Redis) -> None:
     from notifier.delivery.attempt_log import MAX_ATTEMPTS_PER_EVENT
+    from notifier.ops.inspect import Inspector
 
     keys = Keys("many")
     log = AttemptLog(real_redis, keys, ttl_s=600, max_events=100, background=False)
     payload = {"type": "image.completed", "timestamp": "x", "data": {"image_id": "i"}}
     now = time.time()
+    # One flush, then one attempt at a time: the trim runs in both.
     log.record([(build_attempt(event_id="e", payload=payload, sink="s", now=now + n, status=200), payload)
                 for n in range(MAX_ATTEMPTS_PER_EVENT + 30)])
-    fields = sorted(f.decode() for f in real_redis.hkeys(keys.logged_event("e")) if f.startswith(b"attempt:"))
-    # Trimmed back to the cap once over it by 20 (the hash also holds the document and the outcomes).
-    assert MAX_ATTEMPTS_PER_EVENT <= len(fields) < MAX_ATTEMPTS_PER_EVENT + 20
-    assert fields[-1].startswith(f"attempt:{now + MAX_ATTEMPTS_PER_EVENT + 29:.3f}")
-    assert not any(f.startswith(f"attempt:{now:.3f}") for f in fields)  # the oldest went first
+    for n in range(MAX_ATTEMPTS_PER_EVENT + 30, MAX_ATTEMPTS_PER_EVENT + 60):
+        log.record([(build_attempt(event_id="e", payload=payload, sink="s", now=now + n, status=200), payload)])
+    found = Inspector(Settings(_env_file=None, key_prefix="many"), real_redis).event("e")  # type: ignore[call-arg]
+    assert found is not None and found["payload"] == payload
+    times = [a["at"] for a in found["attempts"]]
+    # Trimmed back to the cap once over it by 20, the oldest first.
+    assert MAX_ATTEMPTS_PER_EVENT <= len(times) <= MAX_ATTEMPTS_PER_EVENT + 20
+    assert times == sorted(times) and times[-1] == pytest.approx(now + MAX_ATTEMPTS_PER_EVENT + 59, abs=0.002)
+    assert times[0] > now + 30
+    assert 0 < real_redis.ttl(keys.logged_event("e")) <= 600
 
 
 def test_a_flush_of_several_script_calls_keeps_every_event_and_each_sinks_health(real_redis: redis.Redis) -> None:
     from notifier.delivery.attempt_log import PER_CALL
     from notifier.errors import DeliveryError
+    from notifier.ops.inspect import Inspector
 
     keys = Keys("calls")
     log = AttemptLog(real_redis, keys, ttl_s=600, max_events=1000, background=False)
@@ -130,7 +141,8 @@ def test_a_flush_of_several_script_calls_keeps_every_event_and_each_sinks_health
                                     status=None if failed else 200, error=error), payload))
     log.record(tries)
     assert real_redis.zcard(keys.logged_events()) == count
-    assert all(real_redis.exists(keys.item_timeline(f"i{n}")) for n in range(count))
+    inspector = Inspector(Settings(_env_file=None, key_prefix="calls"), real_redis)  # type: ignore[call-arg]
+    assert all([e["id"] for e in inspector.timeline(f"i{n}")] == [f"e{n}"] for n in range(count))
     for sink in ("a", "b"):
         mine = [n for n in range(count) if (n % 2 == 1) == (sink == "a")]
         delivered, failed = [n for n in mine if n % 5 != 3], [n for n in mine if n % 5 == 3]
@@ -166,3 +178,42 @@ def test_odd_text_and_big_numbers_are_recorded_and_read_back(world: World) -> No
     assert data["prompt"] == "caf\u00e9 \U0001f3a8 \u201cquoted\u201d" and data["big"] == 2**70
     assert data["image_id"] == "i?" and found["item_id"] == "i?"
     assert [(a["sink"], a["outcome"]) for a in found["attempts"]] == [("hook", "delivered")]
+
+
+def test_an_items_timeline_gathers_its_events_across_flushes_and_days(real_redis: redis.Redis) -> None:
+    from notifier.ops.inspect import EventFilter, Inspector
+
+    keys = Keys("days")
+    log = AttemptLog(real_redis, keys, ttl_s=7 * DAY_S, max_events=100, background=False)
+    now = time.time()
+
+    def attempt(eid: str, detected: float) -> tuple[Any, dict[str, Any]]:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(detected)) + ".000Z"
+        payload = {"type": "image.completed", "timestamp": stamp, "data": {"image_id": "img"}}
+        return build_attempt(event_id=eid, payload=payload, sink="s", now=now, status=200), payload
+
+    log.record([attempt("queued", now - 2 * DAY_S), attempt("other", now - 1)])
+    log.record([attempt("generating", now - DAY_S), attempt("completed", now - 10)])
+    inspector = Inspector(Settings(_env_file=None, key_prefix="days"), real_redis)  # type: ignore[call-arg]
+    assert [e["id"] for e in inspector.timeline("img")] == ["queued", "generating", "completed", "other"]
+    page, _ = inspector.events(EventFilter(item_id="img", since=now - DAY_S - 5), limit=10)
+    assert [e["id"] for e in page] == ["other", "completed", "generating"]
+
+
+def test_entries_written_before_the_string_layout_are_still_read(real_redis: redis.Redis) -> None:
+    from notifier.ops.inspect import EventFilter, Inspector
+
+    keys = Keys("legacy")
+    payload = {"type": "image.completed", "timestamp": "x", "data": {"image_id": "img"}}
+    record = build_attempt(event_id="old", payload=payload, sink="s", now=100.0, status=200).to_dict()
+    real_redis.hset(keys.legacy_logged_event("old"), mapping={
+        "doc": json.dumps({"id": "old", "type": "image.completed", "item_id": "img", "payload": payload}),
+        "outcome:s": json.dumps(record), "attempt:100.000:s": json.dumps(record)})
+    real_redis.zadd(keys.legacy_item_timeline("img"), {"old": 100.0})
+    real_redis.zadd(keys.logged_events(), {"old": 100.0})
+    inspector = Inspector(Settings(_env_file=None, key_prefix="legacy"), real_redis)  # type: ignore[call-arg]
+    found = inspector.event("old")
+    assert found is not None and found["outcome"] == "delivered" and len(found["attempts"]) == 1
+    assert inspector.payload("old") == payload
+    assert [e["id"] for e in inspector.timeline("img")] == ["old"]
+    assert [e["id"] for e in inspector.events(EventFilter(), limit=5)[0]] == ["old"]

@@ -55,13 +55,14 @@ def _json(value: Any) -> Any:
         return None
 
 
-def _entry(text: bytes) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
-    """An event's entry: its document's line, then a record a line (see the attempt log's layout)."""
-    doc, *lines = text.split(b"\n")
-    document = _json(doc)
+def _entry(lines: list[tuple[bytes, bytes]]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
+    """An event from its attempts' (record, document) lines: the document is the same on each."""
+    if not lines:
+        return None
+    document = _json(lines[-1][1])
     if not isinstance(document, dict):
         return None
-    attempts = sorted((a for line in lines if isinstance(a := _json(line), dict)),
+    attempts = sorted((a for record, _ in lines if isinstance(a := _json(record), dict)),
                       key=lambda a: float(a.get("at") or 0))
     return document, {str(a.get("sink")): a for a in attempts}, attempts
 
@@ -121,17 +122,48 @@ class Inspector:
 
     def _raw(self, event_ids: list[str]) -> list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]:
         """(document, each sink's last outcome, attempts oldest first) of each event still logged."""
+        wanted = list(dict.fromkeys(event_ids))
+        if not wanted:
+            return []
         with self.redis.pipeline(transaction=False) as pipe:
-            for eid in event_ids:
-                pipe.get(self.keys.logged_event(eid))
+            for day in self._days():
+                pipe.hmget(self.keys.logged_where(day), wanted)
+            for eid in wanted:
                 pipe.hgetall(self.keys.legacy_logged_event(eid))
-            raw = pipe.execute()
-        found = []
-        for text, legacy in zip(raw[::2], raw[1::2], strict=True):
-            entry = _entry(text) if text is not None else _legacy_entry(legacy)
+            daily = pipe.execute()
+        legacy = daily[-len(wanted):]
+        chunks: dict[str, list[str]] = {eid: [] for eid in wanted}
+        for refs in daily[:-len(wanted)]:
+            for eid, found in zip(wanted, refs, strict=True):
+                if found is not None:
+                    chunks[eid] += _text(found).split()
+        lines = self._chunk_lines({ref for refs in chunks.values() for ref in refs}, set(wanted))
+        found_all = []
+        for eid, old in zip(wanted, legacy, strict=True):
+            entry = _entry(lines.get(eid, [])) if chunks[eid] else _legacy_entry(old)
             if entry is not None:  # else expired between the index and here
-                found.append(entry)
-        return found
+                found_all.append(entry)
+        return found_all
+
+    def _chunk_lines(self, refs: set[str], wanted: set[str]) -> dict[str, list[tuple[bytes, bytes]]]:
+        """(record, document) of each wanted event's attempts in the chunks ``refs``."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for ref in refs:
+                pipe.get(self.keys.logged_chunk(ref))
+            texts = pipe.execute()
+        lines: dict[str, list[tuple[bytes, bytes]]] = {}
+        for text in texts:
+            for line in (text or b"").split(b"\n"):
+                eid, _, rest = line.partition(b"\t")
+                if (key := _text(eid)) in wanted:
+                    record, _, doc = rest.partition(b"\t")
+                    lines.setdefault(key, []).append((record, doc))
+        return lines
+
+    def _days(self) -> range:
+        """The UTC days (epoch day numbers) the log can still hold something of."""
+        now = time.time()
+        return range(int((now - self.settings.attempt_log_ttl_s) // DAY_S), int(now // DAY_S) + 1)
 
     def _load(self, event_ids: list[str]) -> list[dict[str, Any]]:
         return [summary(doc, outcomes, self.shown) for doc, outcomes, _ in self._raw(event_ids)]
@@ -184,10 +216,8 @@ class Inspector:
 
     def _item_events(self, item_id: str) -> list[tuple[str, float]]:
         """(event id, detected at) of one item's events still logged, oldest first."""
-        now = time.time()
-        days = range(int((now - self.settings.attempt_log_ttl_s) // DAY_S), int(now // DAY_S) + 1)
         with self.redis.pipeline(transaction=False) as pipe:
-            for day in days:
+            for day in self._days():
                 pipe.hget(self.keys.logged_items(day), item_id)
             pipe.zrange(self.keys.legacy_item_timeline(item_id), 0, -1, withscores=True)
             *daily, legacy = pipe.execute()

@@ -115,10 +115,15 @@ class Keys:
 
     # --- the attempt log (notifier/delivery/attempt_log.py); every key expires with the log's retention
 
-    def logged_event(self, event_id: str) -> str:
-        """String: an event's document with its payload (so it can be sent again), then each attempt's record,
-        one JSON object a line."""
-        return f"{self.prefix}:log:ev:{event_id}"
+    def logged_chunk(self, chunk_id: str) -> str:
+        """String: the attempts one script call wrote, a line each: "event_id TAB record TAB document" (the
+        record and the event's document with its payload, so it can be sent again, as JSON)."""
+        return f"{self.prefix}:log:chunk:{chunk_id}"
+
+    def logged_where(self, day: int) -> str:
+        """Hash: event_id -> "chunk_id ..." of the chunks holding its attempts written on that UTC day (epoch
+        day number)."""
+        return f"{self.prefix}:log:where:{day}"
 
     def logged_events(self) -> str:
         """Sorted set: event_id -> when the event was detected, capped at the log's most events."""

@@ -7,18 +7,19 @@ pays for building the records, not for a Redis round trip. What has not been wri
 ends is written at its normal exit; a worker killed by SIGKILL loses at most the last ``FLUSH_EVERY_S`` of
 its log (its deliveries are unaffected). While Redis does not answer, at most ``BUFFER_MAX`` attempts wait.
 
-The writes run in Redis, as one Lua script call per ``PER_CALL`` attempts: the worker serializes each
-record and its event's document (orjson), Redis does the writes. What they cost is what a delivery pays:
-the script's Redis time competes with the dispatcher for the machine, so the common case, an event's first
-attempt, is one command (``SET NX EX``), and everything that can be is written once per call.
+The writes run in Redis (``attempt_log.lua``), one script call per ``PER_CALL`` attempts: the worker
+serializes each record and its event's document (orjson) into one chunk, and a compact list of what the
+script needs. What the writes cost in Redis is what a delivery pays (on a small machine the script's time
+competes with the dispatcher), so a call writes a chunk as one string and everything else once per call.
 
-Layout (keys in :mod:`notifier.state.keys`; the script is given their templates): one string per event
-(its document with the payload, then one line per attempt; the last ``MAX_ATTEMPTS_PER_EVENT`` kept), an
-index of events by detection time capped at ``NOTIFIER_ATTEMPT_LOG_MAX_EVENTS``, one hash per day of
-detection holding each item's events (its timeline), and per sink its failed-for-good events, its failures
-of the last hour and its last success and failure. Every key expires after ``NOTIFIER_ATTEMPT_LOG_TTL_S``
-(a day's timelines that long after the day ends). Entries written before 2026-12-01, one hash per event and
-a sorted set per item, are still read until they expire. Reading it is :mod:`notifier.ops.inspect`'s job.
+Layout (keys in :mod:`notifier.state.keys`; the script is given their templates): per call, one chunk (a
+line per attempt: event id, record, document with the payload); per UTC day of writing, where each event's
+attempts are (event id -> its chunks, the last ``MAX_ATTEMPTS_PER_EVENT``); per UTC day of detection, each
+item's events (its timeline); an index of events by detection time capped at
+``NOTIFIER_ATTEMPT_LOG_MAX_EVENTS``; and per sink its failed-for-good events, its failures of the last hour
+and its last success and failure. Every key expires after ``NOTIFIER_ATTEMPT_LOG_TTL_S`` (the day hashes that
+long after their day ends). Entries written before 2026-12-01, one hash per event and a sorted set per item,
+are still read until they expire. Reading it is :mod:`notifier.ops.inspect`'s job.
 """
 
 from __future__ import annotations

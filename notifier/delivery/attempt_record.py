@@ -9,9 +9,9 @@ first of ``item_id``, ``image_id``, ``video_id`` the payload has, the medium is 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
 from typing import Any
 
+from notifier.delivery.policy import detected_at as timestamp_s
 from notifier.errors import DeliveryError
 
 OUTCOMES = ("delivered", "retrying", "failed")
@@ -67,10 +67,8 @@ def item_of(payload: dict[str, Any]) -> tuple[str | None, str]:
 
 def detected_at(payload: dict[str, Any], fallback: float) -> float:
     """When an event was detected: its payload's ``timestamp``, else ``fallback``."""
-    try:
-        return datetime.fromisoformat(str(payload.get("timestamp", "")).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return fallback
+    parsed = timestamp_s(str(payload.get("timestamp", "")))
+    return fallback if parsed is None else parsed
 
 
 def error_class(error: DeliveryError | None) -> str | None:

@@ -128,22 +128,31 @@ class Inspector:
         with self.redis.pipeline(transaction=False) as pipe:
             for day in self._days():
                 pipe.hmget(self.keys.logged_where(day), wanted)
-            for eid in wanted:
-                pipe.hgetall(self.keys.legacy_logged_event(eid))
             daily = pipe.execute()
-        legacy = daily[-len(wanted):]
         chunks: dict[str, list[str]] = {eid: [] for eid in wanted}
-        for refs in daily[:-len(wanted)]:
+        for refs in daily:
             for eid, found in zip(wanted, refs, strict=True):
                 if found is not None:
                     chunks[eid] += _text(found).split()
         lines = self._chunk_lines({ref for refs in chunks.values() for ref in refs}, set(wanted))
+        # An event with no chunk may still be in the layout of before 2026-12-01.
+        older = self._legacy([eid for eid in wanted if not chunks[eid]])
         found_all = []
-        for eid, old in zip(wanted, legacy, strict=True):
-            entry = _entry(lines.get(eid, [])) if chunks[eid] else _legacy_entry(old)
+        for eid in wanted:
+            entry = _entry(lines.get(eid, [])) if chunks[eid] else older.get(eid)
             if entry is not None:  # else expired between the index and here
                 found_all.append(entry)
         return found_all
+
+    def _legacy(self, event_ids: list[str]) -> dict[str, tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]]:
+        if not event_ids:
+            return {}
+        with self.redis.pipeline(transaction=False) as pipe:
+            for eid in event_ids:
+                pipe.hgetall(self.keys.legacy_logged_event(eid))
+            raw = pipe.execute()
+        return {eid: entry for eid, fields in zip(event_ids, raw, strict=True)
+                if (entry := _legacy_entry(fields)) is not None}
 
     def _chunk_lines(self, refs: set[str], wanted: set[str]) -> dict[str, list[tuple[bytes, bytes]]]:
         """(record, document) of each wanted event's attempts in the chunks ``refs``."""

@@ -154,7 +154,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 _SIM_SCRIPT = """
-import sys, threading
+import sys
 from notifier.sandbox.simulator import Simulator
 from notifier.sandbox.sim_state import SimState
 state = SimState(sys.argv[1])
@@ -162,18 +162,28 @@ for n in range(int(sys.argv[2])):
     state.add_history(f"user{n}@example.com", int(sys.argv[3]))
 sim = Simulator(state, port=int(sys.argv[4])).start()
 print(sim.url, flush=True)
-threading.Event().wait()
+for line in sys.stdin:  # each line asks how many requests it answered; it ends with its stdin
+    print(state.count(), flush=True)
 """
 
 
 @contextmanager
-def simulator_process(token: str, accounts: int, history: int) -> Iterator[str]:
-    """A simulated upstream in its own process, so its CPU is not the poller's (as a real upstream's)."""
+def simulator(token: str, accounts: int, history: int) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """A simulated upstream in its own process, so its CPU is not the poller's (as a real upstream's): its URL,
+    and the process (a line written to its stdin is answered with how many requests it answered)."""
     proc = subprocess.Popen([sys.executable, "-c", _SIM_SCRIPT, token, str(accounts), str(history),
-                             str(free_port())], stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
+                             str(free_port())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, preexec_fn=die_with_parent)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     try:
-        yield url
+        yield url, proc
     finally:
         stop(proc)  # type: ignore[arg-type]
+
+
+@contextmanager
+def simulator_process(token: str, accounts: int, history: int) -> Iterator[str]:
+    """:func:`simulator`'s URL."""
+    with simulator(token, accounts, history) as (url, _):
+        yield url

@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,40 +22,19 @@ from dataclasses import dataclass
 
 import redis
 
-from bench.harness import env_for, free_port, spawn, stop
+from bench.harness import env_for, simulator, spawn, stop
 from notifier.polling.shard import owner
-from notifier.runtime.procs import die_with_parent
 from notifier.state.keys import Keys
 
 TOKEN = "user:1-bench"  # noqa: S105 - the simulator's token
 HISTORY = 3
 
-_SIM_SCRIPT = """
-import sys
-from notifier.sandbox.simulator import Simulator
-from notifier.sandbox.sim_state import SimState
-state = SimState(sys.argv[1])
-for n in range(int(sys.argv[2])):
-    state.add_history(f"user{n}@example.com", int(sys.argv[3]))
-sim = Simulator(state, port=int(sys.argv[4])).start()
-print(sim.url, flush=True)
-for line in sys.stdin:
-    print(state.count(), flush=True)
-"""
-
 
 @contextmanager
 def counting_simulator(accounts: int) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """A simulated upstream in its own process that says how many requests it answered when asked."""
-    proc = subprocess.Popen([sys.executable, "-c", _SIM_SCRIPT, TOKEN, str(accounts), str(HISTORY), str(free_port())],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            preexec_fn=die_with_parent)
-    assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    try:
-        yield url, proc
-    finally:
-        stop(proc)  # type: ignore[arg-type]
+    with simulator(TOKEN, accounts, HISTORY) as started:
+        yield started
 
 
 def _requests(sim: subprocess.Popen[str]) -> int:

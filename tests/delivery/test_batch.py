@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import fakeredis
 import pytest
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from notifier.delivery.batch import deliver_batch
-from notifier.delivery.context import DeliveryContext, current_context, install
+from notifier.delivery.context import current_context
 from notifier.delivery.enqueue import BATCH_FUNC, JOB_FUNC, make_queue
 from notifier.delivery.policy import NOT_BEFORE
 from notifier.runtime.settings import Settings
 from notifier.state.keys import Keys
 from tests.conftest import SECRET
 from tests.delivery.sinks.hostile import event
+from tests.support.delivery import installed_context
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration  # a real HTTP receiver on loopback
@@ -30,12 +29,8 @@ def world(make_settings: Callable[..., Settings], receiver: Callable[..., Receiv
     rec = receiver()
     settings = make_settings(webhook_url=rec.url, webhook_secret=SECRET, delivery_timeout_s=1.0,
                              delivery_job_timeout_s=5)
-    store = fakeredis.FakeRedis()
-    context = DeliveryContext.from_settings(settings, client=store)
-    context.rng = random.Random(0)
-    install(context)
-    yield rec, settings, store
-    install(None)
+    with installed_context(settings) as context:
+        yield rec, settings, context.store
 
 
 def items(count: int) -> list[list[Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,7 +9,6 @@ import fakeredis
 import pytest
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from notifier.delivery.context import DeliveryContext, install
 from notifier.delivery.dispatch import budget_s, dispatch
 from notifier.delivery.enqueue import DISPATCH_FUNC, JOB_FUNC, make_enqueuer, make_queue
 from notifier.delivery.single import deliver
@@ -20,6 +18,7 @@ from notifier.state.events import Event
 from notifier.state.keys import Keys
 from tests.conftest import SECRET
 from tests.delivery.sinks.hostile import event
+from tests.support.delivery import installed_context
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.integration  # a real HTTP receiver on loopback
@@ -30,12 +29,8 @@ def world(make_settings: Callable[..., Settings], receiver: Callable[..., Receiv
     rec = receiver()
     settings = make_settings(webhook_url=rec.url, webhook_secret=SECRET, delivery_timeout_s=1.0,
                              delivery_job_timeout_s=5, delivery_concurrency=7, delivery_batch_size=3)
-    store = fakeredis.FakeRedis()
-    context = DeliveryContext.from_settings(settings, client=store)
-    context.rng = random.Random(0)
-    install(context)
-    yield rec, settings, store
-    install(None)
+    with installed_context(settings) as context:
+        yield rec, settings, context.store
 
 
 def put(settings: Settings, store: fakeredis.FakeRedis, events: list[Event]) -> None:

@@ -2,12 +2,10 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import fakeredis
 import httpx
 import pytest
 from rq import Retry
 
-from notifier.delivery.context import DeliveryContext, install
 from notifier.delivery.policy import next_try
 from notifier.delivery.single import deliver
 from notifier.errors import DeliveryError
@@ -15,6 +13,7 @@ from notifier.runtime.settings import Settings
 from notifier.state.events import build_event
 from notifier.upstream.statuses import resolve
 from tests.conftest import SECRET
+from tests.support.delivery import installed_context
 
 IMAGE = {"image_id": "user:1-pixverse:a@x.com-image:1", "image_status": 1}
 
@@ -28,12 +27,8 @@ def settings(make_settings: Any) -> Settings:
 @pytest.fixture
 def answers(settings: Settings) -> Iterator[list[httpx.Response]]:
     queue: list[httpx.Response] = []
-    context = DeliveryContext.from_settings(settings, client=fakeredis.FakeRedis())
-    context.client = httpx.Client(transport=httpx.MockTransport(lambda request: queue.pop(0)))
-    context.rng = random.Random(0)
-    install(context)
-    yield queue
-    install(None)
+    with installed_context(settings, answer=lambda request: queue.pop(0)):
+        yield queue
 
 
 def event() -> Any:

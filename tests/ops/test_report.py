@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,13 +11,13 @@ import pytest
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
-from notifier.delivery.context import DeliveryContext, install
 from notifier.delivery.enqueue import job_id, make_queue
 from notifier.ops.report import replay_failed
 from notifier.runtime.settings import Settings
 from notifier.state.events import build_event
 from notifier.upstream.statuses import resolve
 from tests.conftest import SECRET
+from tests.support.delivery import installed_context
 from workers.deliver import DeliveryJob, DeliveryWorker
 
 IMAGE = {"image_id": "user:1-pixverse:a@x.com-image:1", "image_status": 1}
@@ -37,12 +36,8 @@ def world(make_settings: Callable[..., Settings]) -> Iterator[Any]:
         tries.append(request)
         return httpx.Response(answers.pop(0) if answers else 500)
 
-    context = DeliveryContext.from_settings(settings, client=store)
-    context.client = httpx.Client(transport=httpx.MockTransport(handler))
-    context.rng = random.Random(0)
-    install(context)
-    yield settings, store, answers, tries
-    install(None)
+    with installed_context(settings, store, handler):
+        yield settings, store, answers, tries
 
 
 def run_until_settled(settings: Settings, store: fakeredis.FakeRedis) -> None:
